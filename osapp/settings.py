@@ -1,0 +1,163 @@
+"""Django settings for osapp, read from the environment (README: Configuration).
+
+The claims component reads its own OSAPP_* variables once into a frozen config
+(`osapp.claims.config`); the few values Django itself needs are taken from that same config so
+nothing is parsed twice.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from osapp.claims.config import load_config
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+CLAIMS = load_config()
+STATE_DIR = CLAIMS.state_dir
+
+
+def _secret_key() -> str:
+    """SECRET_KEY, or one generated once into the state dir so every worker shares it."""
+    if os.environ.get("SECRET_KEY"):
+        return os.environ["SECRET_KEY"]
+    path = STATE_DIR / "secret_key"
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        STATE_DIR.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # another worker won the race
+            return path.read_text().strip()
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(50))
+        return path.read_text().strip()
+
+
+def _database(url: str) -> dict:
+    """DATABASE_URL: sqlite:///path or postgres://user:password@host:port/name."""
+    parts = urlsplit(url)
+    if parts.scheme == "sqlite":
+        # sqlite:///relative/path and sqlite:////absolute/path, as dj-database-url reads them.
+        name = unquote(parts.path[1:])
+        return {"ENGINE": "django.db.backends.sqlite3", "NAME": name, "OPTIONS": {"timeout": 20}}
+    if parts.scheme in ("postgres", "postgresql"):
+        return {
+            "ENGINE": "django.db.backends.postgresql",
+            "NAME": unquote(parts.path.lstrip("/")),
+            "USER": unquote(parts.username or ""),
+            "PASSWORD": unquote(parts.password or ""),
+            "HOST": parts.hostname or "",
+            "PORT": str(parts.port or ""),
+            "CONN_MAX_AGE": 60,
+        }
+    raise ValueError(f"DATABASE_URL: unsupported scheme {parts.scheme!r} (use sqlite or postgres)")
+
+
+SECRET_KEY = _secret_key()
+DEBUG = os.environ.get("DJANGO_DEBUG", "0") == "1"
+ALLOWED_HOSTS = [
+    host.strip()
+    for host in os.environ.get("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]").split(",")
+    if host.strip()
+]
+if CLAIMS.base_url:
+    CSRF_TRUSTED_ORIGINS = [CLAIMS.base_url]
+
+INSTALLED_APPS = [
+    "django.contrib.contenttypes",
+    "django.contrib.auth",
+    "django.contrib.staticfiles",
+    "channels",
+    "ninja",  # serves the API docs' assets locally instead of from a CDN
+    "osapp.claims",
+    "osapp.workspace",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "osapp.security_headers.ContentSecurityPolicyMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "osapp.claims.middleware.ClaimsSessionMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last: keeps every middleware above synchronous under ASGI (see osapp/sync_stack.py).
+    "osapp.sync_stack.SynchronousStack",
+]
+
+ROOT_URLCONF = "osapp.urls"
+WSGI_APPLICATION = "osapp.wsgi.application"
+ASGI_APPLICATION = "osapp.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.template.context_processors.csrf",
+                "osapp.claims.context_processors.session_notice",
+            ],
+        },
+    },
+]
+
+DATABASES = {
+    "default": _database(os.environ.get("DATABASE_URL") or f"sqlite:///{STATE_DIR / 'osapp.sqlite3'}")
+}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# Live events: channels-redis across workers and hosts when Redis is configured; otherwise each
+# worker's in-memory layer, fed by a database tailer (osapp.workspace.live).
+OSAPP_LIVE_SHARED_BROKER = bool(CLAIMS.redis_url)
+CHANNEL_LAYERS = {
+    "default": (
+        {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [CLAIMS.redis_url]}}
+        if CLAIMS.redis_url
+        else {"BACKEND": "channels.layers.InMemoryChannelLayer"}
+    )
+}
+
+LOGIN_URL = "/auth/login"
+
+# The issuer's project API (the development issuer's; another provider needs an adapter).
+OSAPP_PROJECTS_API = os.environ.get("OSAPP_PROJECTS_API") or f"{CLAIMS.issuer}/api/projects"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = False
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+# Serve straight from the finders: the app runs without a collectstatic step.
+WHITENOISE_USE_FINDERS = True
+
+# Cookies and headers (the session cookies themselves are set by osapp.claims.cookies).
+CSRF_COOKIE_SECURE = CLAIMS.cookie_secure
+CSRF_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_NAME = "__Host-csrftoken" if CLAIMS.cookie_secure else "csrftoken"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+if CLAIMS.cookie_secure:
+    SECURE_HSTS_SECONDS = int(os.environ.get("OSAPP_HSTS_SECONDS", "31536000"))
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s pid=%(process)d %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": "WARNING"},
+    "loggers": {
+        "osapp": {"level": os.environ.get("OSAPP_LOG_LEVEL", "INFO")},
+        "django.request": {"level": "ERROR"},
+    },
+}
