@@ -1,0 +1,72 @@
+"""ClaimsSessionMiddleware: attaches `request.principal` and `request.user` from token cookies.
+
+Runs natively in both sync and async stacks. The common case — a valid token outside the
+refresh skew — is a cache lookup and no I/O. Near expiry it renews through the coordinator
+(awaited, so waiting never blocks the event loop) and sets the new cookies on the response.
+This is the only adapter that may refresh (DESIGN §5).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from asgiref.sync import async_to_sync, iscoroutinefunction, markcoroutinefunction
+from django.contrib.auth.models import AnonymousUser
+from django.http import HttpRequest, HttpResponse
+
+from .cookies import cookie_names, read_token_cookie
+from .renewal import refresh_token_to_present, renew_if_needed, write_session_cookies
+from .verifier import Authentication, get_verifier
+
+
+def _tokens(request: HttpRequest) -> tuple[str | None, str | None]:
+    names = cookie_names(get_verifier().config)
+    return read_token_cookie(request.COOKIES, names.access), read_token_cookie(request.COOKIES, names.id_token)
+
+
+def attach(request: HttpRequest, auth: Authentication) -> Authentication:
+    """Put the verification outcome on the request."""
+    request.principal = auth.principal  # type: ignore[attr-defined]
+    request.user = auth.principal or AnonymousUser()  # type: ignore[assignment]
+    request.claims_auth = auth  # type: ignore[attr-defined]
+    request.claims_notice = None  # type: ignore[attr-defined]
+    request.claims_cookie_change = None  # type: ignore[attr-defined]
+    return auth
+
+
+class ClaimsSessionMiddleware:
+    sync_capable = True
+    async_capable = True
+
+    def __init__(
+        self, get_response: Callable[[HttpRequest], HttpResponse | Awaitable[HttpResponse]]
+    ) -> None:
+        self.get_response = get_response
+        self._async = iscoroutinefunction(get_response)
+        if self._async:
+            markcoroutinefunction(self)
+
+    def __call__(self, request: HttpRequest):  # type: ignore[no-untyped-def]
+        if self._async:
+            return self.__acall__(request)
+        auth = attach(request, get_verifier().authenticate(*_tokens(request)))
+        if _wants_renewal(request, auth):
+            async_to_sync(renew_if_needed)(request, auth)
+        response = self.get_response(request)
+        if request.claims_cookie_change is not None:  # type: ignore[attr-defined]
+            async_to_sync(write_session_cookies)(request, response)
+        return response
+
+    async def __acall__(self, request: HttpRequest) -> HttpResponse:
+        auth = attach(request, await get_verifier().aauthenticate(*_tokens(request)))
+        if _wants_renewal(request, auth):
+            await renew_if_needed(request, auth)
+        response = await self.get_response(request)  # type: ignore[misc]
+        if request.claims_cookie_change is not None:  # type: ignore[attr-defined]
+            await write_session_cookies(request, response)
+        return response
+
+
+def _wants_renewal(request: HttpRequest, auth: Authentication) -> bool:
+    """Cheap gate: a refresh to attempt, or an expired session's cookies to clear."""
+    return auth.state == "expired" or refresh_token_to_present(request, auth) is not None

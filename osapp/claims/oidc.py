@@ -1,0 +1,201 @@
+"""The OAuth 2.0 / OpenID Connect client: every call osapp makes to the issuer goes through here.
+
+Only standard behaviour is relied on (RFC 6749, 7636, 7009, OIDC Core and Discovery), so any
+compliant provider works. Each call is counted by endpoint and logged once, without tokens,
+codes or secrets.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from .config import ClaimsConfig
+from .errors import IssuerRejected, IssuerUnavailable
+from .metrics import ISSUER_CALLS
+
+log = logging.getLogger("osapp.claims.oidc")
+
+DISCOVERY_PATH = "/.well-known/openid-configuration"
+DISCOVERY_TTL_SECONDS = 3600
+MAX_RESPONSE_BYTES = 1024 * 1024
+REQUIRED_METADATA = ("issuer", "authorization_endpoint", "token_endpoint", "jwks_uri")
+
+
+@dataclass(frozen=True)
+class TokenSet:
+    """What the token endpoint returned (RFC 6749 §5.1)."""
+
+    access_token: str
+    refresh_token: str | None
+    id_token: str | None
+    expires_in: int | None
+
+    @classmethod
+    def from_response(cls, body: Mapping[str, Any]) -> TokenSet:
+        access_token = body.get("access_token")
+        if not isinstance(access_token, str) or not access_token:
+            raise IssuerUnavailable("token response without access_token")
+        if str(body.get("token_type", "")).lower() != "bearer":
+            raise IssuerUnavailable("token response with a token_type other than Bearer")
+
+        def optional_str(name: str) -> str | None:
+            value = body.get(name)
+            return value if isinstance(value, str) and value else None
+
+        expires_in = body.get("expires_in")
+        return cls(
+            access_token=access_token,
+            refresh_token=optional_str("refresh_token"),
+            id_token=optional_str("id_token"),
+            expires_in=expires_in if isinstance(expires_in, int) else None,
+        )
+
+
+class IssuerClient:
+    """A small, thread-safe client for one issuer and one confidential client."""
+
+    def __init__(self, config: ClaimsConfig, transport: httpx.BaseTransport | None = None) -> None:
+        self.config = config
+        self._http = httpx.Client(
+            timeout=config.issuer_timeout_seconds,
+            transport=transport,
+            follow_redirects=False,
+            # Drop idle connections before the issuer's keep-alive timer does: a token request
+            # sent on a connection the server is closing dies in transit and must be retried.
+            limits=httpx.Limits(keepalive_expiry=1.0),
+        )
+        self._metadata: dict[str, Any] | None = None
+        self._metadata_at = 0.0
+        self._metadata_lock = threading.Lock()
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    def _request(self, endpoint: str, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        ISSUER_CALLS.labels(endpoint).inc()
+        started = time.monotonic()
+        try:
+            response = self._http.request(method, url, **kwargs)
+        except httpx.TimeoutException:
+            log.warning("issuer call failed endpoint=%s reason=timeout", endpoint)
+            raise IssuerUnavailable(f"{endpoint}: timeout") from None
+        except httpx.HTTPError as exc:
+            log.warning("issuer call failed endpoint=%s reason=%s", endpoint, type(exc).__name__)
+            raise IssuerUnavailable(f"{endpoint}: {type(exc).__name__}") from None
+        log.info(
+            "issuer call endpoint=%s status=%s ms=%.0f",
+            endpoint,
+            response.status_code,
+            (time.monotonic() - started) * 1000,
+        )
+        if response.status_code >= 500:
+            raise IssuerUnavailable(f"{endpoint}: HTTP {response.status_code}")
+        if len(response.content) > MAX_RESPONSE_BYTES:
+            raise IssuerUnavailable(f"{endpoint}: response too large")
+        return response
+
+    def _json(self, endpoint: str, response: httpx.Response) -> dict[str, Any]:
+        try:
+            body = response.json()
+        except ValueError:
+            raise IssuerUnavailable(f"{endpoint}: response is not JSON") from None
+        if not isinstance(body, dict):
+            raise IssuerUnavailable(f"{endpoint}: response is not a JSON object")
+        return body
+
+    def _client_auth(self, form: dict[str, str]) -> dict[str, Any]:
+        """RFC 6749 §2.3.1: HTTP Basic (default) or credentials in the form body."""
+        if self.config.client_auth_method == "client_secret_post":
+            form = {**form, "client_id": self.config.client_id, "client_secret": self.config.client_secret}
+            return {"data": form}
+        # §2.3.1: client id and secret are form-urlencoded before Basic encoding.
+        auth = (quote(self.config.client_id, safe=""), quote(self.config.client_secret, safe=""))
+        return {"data": form, "auth": auth}
+
+    # -- discovery ------------------------------------------------------------------------
+
+    def metadata(self) -> dict[str, Any]:
+        """The issuer's discovery document, fetched once per hour per process."""
+        with self._metadata_lock:
+            if self._metadata is not None and time.monotonic() - self._metadata_at < DISCOVERY_TTL_SECONDS:
+                return self._metadata
+            response = self._request("discovery", "GET", self.config.issuer + DISCOVERY_PATH)
+            if response.status_code != 200:
+                raise IssuerUnavailable(f"discovery: HTTP {response.status_code}")
+            metadata = self._json("discovery", response)
+            missing = [name for name in REQUIRED_METADATA if not isinstance(metadata.get(name), str)]
+            if missing:
+                raise IssuerUnavailable(f"discovery document lacks {', '.join(missing)}")
+            # OIDC Discovery §4.3: the document's issuer must be exactly the one we asked.
+            if metadata["issuer"] != self.config.issuer:
+                raise IssuerUnavailable(
+                    f"discovery issuer {metadata['issuer']!r} is not OSAPP_ISSUER {self.config.issuer!r}"
+                )
+            self._metadata, self._metadata_at = metadata, time.monotonic()
+            return metadata
+
+    def fetch_jwks(self) -> dict[str, Any]:
+        response = self._request("jwks", "GET", self.metadata()["jwks_uri"])
+        if response.status_code != 200:
+            raise IssuerUnavailable(f"jwks: HTTP {response.status_code}")
+        return self._json("jwks", response)
+
+    # -- token endpoint ----------------------------------------------------------------
+
+    def _token_request(self, endpoint: str, form: dict[str, str]) -> TokenSet:
+        response = self._request(
+            endpoint, "POST", self.metadata()["token_endpoint"], **self._client_auth(form)
+        )
+        body = self._json(endpoint, response)
+        if response.status_code != 200:
+            error = body.get("error")
+            # RFC 6749 §5.2: an error response names the error; anything else is not one.
+            if response.status_code in (400, 401) and isinstance(error, str):
+                raise IssuerRejected(error, str(body.get("error_description", ""))[:200])
+            raise IssuerUnavailable(f"{endpoint}: HTTP {response.status_code}")
+        return TokenSet.from_response(body)
+
+    def exchange_code(self, code: str, redirect_uri: str, code_verifier: str) -> TokenSet:
+        """RFC 6749 §4.1.3 with RFC 7636 §4.5 (PKCE)."""
+        return self._token_request(
+            "token.authorization_code",
+            {
+                "grant_type": "authorization_code",
+                "code": code,
+                "redirect_uri": redirect_uri,
+                "code_verifier": code_verifier,
+            },
+        )
+
+    def refresh(self, refresh_token: str) -> TokenSet:
+        """RFC 6749 §6. The caller must make sure this token is presented at most once."""
+        return self._token_request(
+            "token.refresh_token", {"grant_type": "refresh_token", "refresh_token": refresh_token}
+        )
+
+    def revoke(self, token: str, token_type_hint: str = "refresh_token") -> bool:
+        """RFC 7009 §2.1. True when the issuer confirmed; False when it has no endpoint."""
+        endpoint = self.metadata().get("revocation_endpoint")
+        if not isinstance(endpoint, str):
+            log.warning("issuer publishes no revocation_endpoint; refresh token not revoked")
+            return False
+        response = self._request(
+            "revocation",
+            "POST",
+            endpoint,
+            **self._client_auth({"token": token, "token_type_hint": token_type_hint}),
+        )
+        if response.status_code != 200:
+            raise IssuerUnavailable(f"revocation: HTTP {response.status_code}")
+        return True
+
+    def end_session_endpoint(self) -> str | None:
+        endpoint = self.metadata().get("end_session_endpoint")
+        return endpoint if isinstance(endpoint, str) else None

@@ -1,0 +1,43 @@
+"""The one protocol every coordination backend implements (`local`, `file`, `redis`).
+
+A backend offers a non-blocking per-key lock and a small expiring key/value store. Waiting is
+the coordinator's job (async polling), so no backend ever blocks the event loop.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+# What is stored per refresh-token key.
+RESULT = "result"  # sealed outcome of presenting the token (new tokens, or rejected)
+TOMBSTONE = "tombstone"  # the session was signed out: never refresh, never set cookies
+BACKOFF = "backoff"  # a transient failure happened: no new attempt until it expires
+KINDS = (RESULT, TOMBSTONE, BACKOFF)
+
+
+class BackendUnavailable(Exception):
+    """The shared store cannot be reached (e.g. Redis down)."""
+
+
+class Lock(Protocol):
+    key: str
+
+
+class CoordinationBackend(Protocol):
+    name: str
+
+    async def try_lock(self, key: str, ttl_seconds: float) -> Lock | None:
+        """Take the lock for `key` if nobody holds it; never waits."""
+        ...
+
+    async def unlock(self, lock: Lock) -> None:
+        """Release a lock this caller holds (and only if it still holds it)."""
+        ...
+
+    async def get(self, key: str, kind: str) -> bytes | None: ...
+
+    async def put(self, key: str, kind: str, value: bytes, ttl_seconds: float) -> None: ...
+
+    async def ping(self) -> None:
+        """Raise BackendUnavailable when the backend cannot serve."""
+        ...

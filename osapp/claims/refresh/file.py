@@ -1,0 +1,133 @@
+"""`file` backend (the default): `fcntl.flock` per key, values written atomically beside it.
+
+Works across gunicorn workers on one host. A winner that crashes releases its lock with its
+process (the kernel drops flocks of closed descriptors). Values carry their expiry and are
+swept periodically, as are lock files nobody holds.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import struct
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from .base import KINDS, BackendUnavailable
+
+EXPIRY = struct.Struct("!d")
+SWEEP_INTERVAL_SECONDS = 60.0
+STALE_LOCK_SECONDS = 600.0
+
+
+@dataclass
+class FileLock:
+    key: str
+    fd: int
+
+
+class FileBackend:
+    name = "file"
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self._last_sweep = 0.0
+
+    def _path(self, key: str, kind: str) -> Path:
+        if not key.isalnum():  # keys are hex digests; anything else never reaches the disk
+            raise ValueError("invalid coordination key")
+        return self.directory / f"{key}.{kind}"
+
+    async def try_lock(self, key: str, ttl_seconds: float) -> FileLock | None:
+        path = self._path(key, "lock")
+        while True:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                return None
+            # The sweeper may have unlinked the file between open and flock: then this lock
+            # guards nothing, so start over on the file that is there now.
+            try:
+                same = os.fstat(fd).st_ino == os.stat(path).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                os.utime(fd)
+                return FileLock(key, fd)
+            os.close(fd)
+
+    async def unlock(self, lock: FileLock) -> None:  # type: ignore[override]
+        try:
+            fcntl.flock(lock.fd, fcntl.LOCK_UN)
+        finally:
+            os.close(lock.fd)
+
+    async def get(self, key: str, kind: str) -> bytes | None:
+        try:
+            raw = self._path(key, kind).read_bytes()
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise BackendUnavailable(f"state dir unreadable: {exc.strerror}") from None
+        if len(raw) < EXPIRY.size or EXPIRY.unpack_from(raw)[0] <= time.time():
+            return None
+        return raw[EXPIRY.size :]
+
+    async def put(self, key: str, kind: str, value: bytes, ttl_seconds: float) -> None:
+        path = self._path(key, kind)
+        try:
+            fd, temp = tempfile.mkstemp(prefix=".tmp-", dir=self.directory)
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(EXPIRY.pack(time.time() + ttl_seconds) + value)
+            os.replace(temp, path)  # readers see the old value or the new one, never half
+        except OSError as exc:
+            raise BackendUnavailable(f"state dir unwritable: {exc.strerror}") from None
+        self._maybe_sweep()
+
+    async def ping(self) -> None:
+        if not os.access(self.directory, os.W_OK):
+            raise BackendUnavailable(f"{self.directory} is not writable")
+
+    def _maybe_sweep(self) -> None:
+        now = time.time()
+        if now - self._last_sweep < SWEEP_INTERVAL_SECONDS:
+            return
+        self._last_sweep = now
+        self.sweep(now)
+
+    def sweep(self, now: float) -> int:
+        """Remove expired values, orphaned temp files and unheld old lock files."""
+        removed = 0
+        for path in self.directory.iterdir():
+            stem, _, kind = path.name.partition(".")
+            try:
+                if kind in KINDS:
+                    with path.open("rb") as handle:
+                        head = handle.read(EXPIRY.size)
+                    if len(head) < EXPIRY.size or EXPIRY.unpack(head)[0] <= now:
+                        path.unlink()
+                        removed += 1
+                elif kind == "lock" or path.name.startswith(".tmp-"):
+                    if now - path.stat().st_mtime > STALE_LOCK_SECONDS:
+                        removed += self._unlink_unheld(path)
+            except FileNotFoundError:
+                continue
+        return removed
+
+    @staticmethod
+    def _unlink_unheld(path: Path) -> int:
+        fd = os.open(path, os.O_RDWR)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            # Unlinked while we hold the flock; try_lock's inode check covers the race.
+            path.unlink()
+            return 1
+        except BlockingIOError:
+            return 0
+        finally:
+            os.close(fd)

@@ -1,0 +1,14 @@
+"""Routes of the claims component, mounted under `auth/`."""
+
+from django.urls import path
+
+from . import views
+
+app_name = "claims"
+
+urlpatterns = [
+    path("login", views.login, name="login"),
+    path("callback", views.callback, name="callback"),
+    path("logout", views.logout, name="logout"),
+    path("session", views.session, name="session"),
+]

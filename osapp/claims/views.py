@@ -1,0 +1,229 @@
+"""Sign-in, callback, sign-out and session status (OIDC Core §3.1, authorization code + PKCE).
+
+The pending login (state, nonce, PKCE verifier, next) lives in a signed, short-lived HttpOnly
+cookie: no server-side session exists anywhere in osapp.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import logging
+import re
+import secrets
+from urllib.parse import urlencode
+
+from asgiref.sync import async_to_sync
+from django.core import signing
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.shortcuts import render
+from django.utils.crypto import constant_time_compare
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_POST
+
+from .cookies import (
+    LOGIN_MAX_AGE_SECONDS,
+    clear_token_cookies,
+    cookie_names,
+    delete_cookie,
+    read_token_cookie,
+    set_cookie,
+    write_token_cookie,
+)
+from .errors import IssuerError, IssuerRejected, TokenInvalid
+from .refresh import BackendUnavailable, get_coordinator
+from .verifier import get_verifier
+
+log = logging.getLogger("osapp.claims.views")
+
+LOGIN_SALT = "osapp.claims.login"
+CALLBACK_PATH = "/auth/callback"
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def safe_next(candidate: str | None) -> str:
+    """A local path to go to after sign-in; anything else (absolute, `//host`, `\\`) is `/`."""
+    if (
+        candidate
+        and candidate.startswith("/")
+        and not candidate.startswith(("//", "/\\"))
+        # WHATWG URL parsing drops tabs and newlines: "/\t/" would become "//".
+        and not CONTROL_CHARACTERS.search(candidate)
+        and url_has_allowed_host_and_scheme(candidate, allowed_hosts=set())
+    ):
+        return candidate
+    return "/"
+
+
+def base_url(request: HttpRequest) -> str:
+    """OSAPP_BASE_URL when set, else this request's own origin (DESIGN §8)."""
+    configured = get_verifier().config.base_url
+    return configured or request.build_absolute_uri("/").rstrip("/")
+
+
+def _pkce_challenge(verifier: str) -> str:
+    # RFC 7636 §4.2: S256 = BASE64URL(SHA256(ASCII(code_verifier))), unpadded.
+    digest = hashlib.sha256(verifier.encode("ascii")).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
+
+def _error_page(request: HttpRequest, title: str, message: str, status: int) -> HttpResponse:
+    return render(
+        request, "claims/error.html", {"title": title, "message": message}, status=status
+    )
+
+
+@never_cache
+@require_GET
+def login(request: HttpRequest) -> HttpResponse:
+    verifier = get_verifier()
+    config = verifier.config
+    try:
+        authorization_endpoint = verifier.issuer.metadata()["authorization_endpoint"]
+    except IssuerError as exc:
+        log.warning("sign-in unavailable: %s", exc)
+        return _error_page(
+            request, "Sign-in is unavailable", "The sign-in service cannot be reached. Try again shortly.", 503
+        )
+    pending = {
+        "state": secrets.token_urlsafe(32),
+        "nonce": secrets.token_urlsafe(32),
+        "verifier": secrets.token_urlsafe(64),
+        "next": safe_next(request.GET.get("next")),
+    }
+    params = {
+        "response_type": "code",
+        "client_id": config.client_id,
+        "redirect_uri": base_url(request) + CALLBACK_PATH,
+        "scope": config.scopes,
+        "state": pending["state"],
+        "nonce": pending["nonce"],
+        "code_challenge": _pkce_challenge(pending["verifier"]),
+        "code_challenge_method": "S256",
+    }
+    response = HttpResponseRedirect(f"{authorization_endpoint}?{urlencode(params)}")
+    set_cookie(
+        response,
+        config,
+        cookie_names(config).login,
+        signing.dumps(pending, salt=LOGIN_SALT, compress=True),
+        LOGIN_MAX_AGE_SECONDS,
+    )
+    return response
+
+
+@never_cache
+@require_GET
+def callback(request: HttpRequest) -> HttpResponse:
+    verifier = get_verifier()
+    config = verifier.config
+    names = cookie_names(config)
+    try:
+        pending = signing.loads(
+            request.COOKIES.get(names.login, ""), salt=LOGIN_SALT, max_age=LOGIN_MAX_AGE_SECONDS
+        )
+    except signing.BadSignature:
+        log.warning("callback rejected reason='no valid pending login'")
+        return _error_page(request, "Sign-in expired", "Please start signing in again.", 400)
+    state = request.GET.get("state", "")
+    if not constant_time_compare(state, pending.get("state", "")):
+        log.warning("callback rejected reason='state mismatch'")
+        return _error_page(request, "Sign-in failed", "The sign-in response did not match. Please try again.", 400)
+    if "error" in request.GET:
+        # RFC 6749 §4.1.2.1: the issuer reports errors on the redirect.
+        error = request.GET.get("error", "")[:64]
+        log.warning("callback rejected reason='issuer error' error=%r", error)
+        return _error_page(request, "Sign-in failed", f"The sign-in service answered: {error}.", 400)
+    code = request.GET.get("code")
+    if not code:
+        return _error_page(request, "Sign-in failed", "The sign-in response had no code.", 400)
+    try:
+        tokens = verifier.issuer.exchange_code(code, base_url(request) + CALLBACK_PATH, pending["verifier"])
+    except IssuerRejected as exc:
+        log.warning("code exchange rejected error=%r", exc.error)
+        return _error_page(request, "Sign-in failed", "The sign-in service refused the code. Please try again.", 400)
+    except IssuerError as exc:
+        log.warning("code exchange failed: %s", exc)
+        return _error_page(request, "Sign-in is unavailable", "The sign-in service cannot be reached. Try again shortly.", 503)
+    try:
+        if not tokens.id_token:
+            raise TokenInvalid("token response without id_token")
+        id_claims = verifier.verify_id_token(tokens.id_token, nonce=pending["nonce"])
+        principal = verifier.verify_access_token(tokens.access_token)
+        if principal.user_id != id_claims.get("sub"):
+            raise TokenInvalid("ID token and access token name different subjects")
+    except TokenInvalid as exc:
+        log.warning("sign-in tokens rejected reason=%r", exc.reason)
+        if exc.reason.startswith("token longer than"):
+            # Never truncate: a session whose claims do not fit would silently lose projects.
+            return _error_page(
+                request,
+                "Sign-in failed",
+                "Your account belongs to more organizations and projects than a browser session "
+                "can carry. Ask an administrator to reduce them.",
+                400,
+            )
+        return _error_page(request, "Sign-in failed", "The sign-in service returned tokens osapp cannot accept.", 400)
+    log.info("signed in sub=%s", principal.user_id)
+    response = HttpResponseRedirect(safe_next(pending.get("next")))
+    write_token_cookie(response, request, config, names.access, tokens.access_token)
+    write_token_cookie(response, request, config, names.id_token, tokens.id_token)
+    if tokens.refresh_token:
+        write_token_cookie(response, request, config, names.refresh, tokens.refresh_token)
+    delete_cookie(response, names.login)
+    return response
+
+
+@never_cache
+@require_POST
+def logout(request: HttpRequest) -> HttpResponse:
+    """Revoke the refresh token (RFC 7009), clear cookies, then RP-initiated logout."""
+    verifier = get_verifier()
+    config = verifier.config
+    names = cookie_names(config)
+    refresh_token = read_token_cookie(request.COOKIES, names.refresh)
+    id_token = read_token_cookie(request.COOKIES, names.id_token)
+    end_session = None
+    if refresh_token:
+        try:
+            # Logout wins (DESIGN §6): tombstone the whole chain so no refresh in flight can
+            # resurrect the session, and revoke its newest refresh token, not the cookie's.
+            refresh_token = async_to_sync(get_coordinator().end_session)(refresh_token)
+        except BackendUnavailable as exc:
+            log.warning("sign-out could not tombstone the session: %s", exc)
+    try:
+        if refresh_token:
+            verifier.issuer.revoke(refresh_token)
+        end_session = verifier.issuer.end_session_endpoint()
+    except IssuerError as exc:
+        # The cookies go regardless; an unrevoked refresh token expires at the issuer.
+        log.warning("sign-out could not reach the issuer: %s", exc)
+    target = "/"
+    if end_session:
+        # OIDC RP-Initiated Logout §2: id_token_hint + a registered post_logout_redirect_uri.
+        params = {"client_id": config.client_id, "post_logout_redirect_uri": base_url(request) + "/"}
+        if id_token:
+            params["id_token_hint"] = id_token
+        target = f"{end_session}?{urlencode(params)}"
+    response = HttpResponseRedirect(target)
+    clear_token_cookies(response, request, config)
+    log.info("signed out sub=%s", getattr(request.principal, "user_id", None))
+    return response
+
+
+@never_cache
+@require_GET
+def session(request: HttpRequest) -> JsonResponse:
+    principal = getattr(request, "principal", None)
+    if principal is None:
+        return JsonResponse({"authenticated": False})
+    return JsonResponse(
+        {
+            "authenticated": True,
+            "user": {"id": principal.user_id, "name": principal.name, "email": principal.email},
+            "expires_at": principal.expires_at,
+            "orgs": [org.slug for org in principal.orgs],
+            "projects": len(principal.projects),
+        }
+    )
