@@ -1,0 +1,1 @@
+"""The product: organizations, projects and their pages, authorized from claims alone."""
