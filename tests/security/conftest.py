@@ -1,0 +1,37 @@
+"""Security tests: the real middleware stack, a local test key, and a fake issuer that records.
+
+`fake_issuer` replaces the transport of the verifier's issuer client (the one client every
+issuer call goes through, the refresh coordinator's included), so a test can assert exactly
+which calls osapp made — usually none.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from osapp.claims.refresh import reset_coordinator
+from tests.security.helpers import FakeIssuer
+
+MATRIX_TEST = "test_hostile_tokens.py::test_hostile_token_is_rejected_everywhere["
+CALLBACK_TEST = "test_hostile_tokens.py::test_hostile_tokens_at_the_callback_are_refused["
+
+
+@pytest.fixture
+def fake_issuer(claims_env):
+    reset_coordinator()
+    yield FakeIssuer().attach()
+    reset_coordinator()
+
+
+def pytest_terminal_summary(terminalreporter) -> None:  # noqa: ANN001 - pytest hook
+    """Print how many hostile-token cases ran, whatever the verbosity."""
+    for label, marker in (("access-token matrix", MATRIX_TEST), ("callback matrix", CALLBACK_TEST)):
+        outcomes = {
+            outcome: sum(marker in report.nodeid for report in terminalreporter.stats.get(outcome, []))
+            for outcome in ("passed", "failed")
+        }
+        if any(outcomes.values()):
+            terminalreporter.write_line(
+                f"hostile tokens, {label}: {sum(outcomes.values())} cases "
+                f"({outcomes['passed']} passed, {outcomes['failed']} failed)"
+            )

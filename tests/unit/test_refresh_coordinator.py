@@ -1,0 +1,234 @@
+"""The RefreshCoordinator contract, run against every backend (local, file, redis).
+
+The issuer is a fake here on purpose: these tests pin the coordinator's own rules. The real
+issuer path is covered by tests/integration/test_refresh.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+import time
+
+import pytest
+
+from osapp.claims.errors import IssuerRejected, IssuerUnavailable
+from osapp.claims.oidc import TokenSet
+from osapp.claims.refresh import (
+    CoordinatorSettings,
+    RefreshCoordinator,
+    Refreshed,
+    RefreshRejected,
+    RefreshUnavailable,
+    SignedOut,
+)
+from osapp.claims.refresh.base import RESULT
+from osapp.claims.refresh.file import FileBackend
+from osapp.claims.refresh.local import LocalBackend
+from osapp.claims.refresh.sealed import seal, store_key, unseal
+
+REDIS_URL = os.environ.get("OSAPP_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+def redis_backend():
+    import redis
+
+    from osapp.claims.refresh.redis import RedisBackend
+
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).flushdb()
+    except redis.RedisError as exc:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"Redis must run in CI ({REDIS_URL}): {exc}")
+        pytest.skip(f"Redis not reachable at {REDIS_URL}")
+    return RedisBackend(REDIS_URL)
+
+
+@pytest.fixture(params=["local", "file", "redis"])
+def backend(request, tmp_path):
+    if request.param == "local":
+        return LocalBackend()
+    if request.param == "file":
+        return FileBackend(tmp_path / "refresh")
+    return redis_backend()
+
+
+class FakeIssuer:
+    """Rotates like a strict issuer: a rotated token presented again is invalid_grant."""
+
+    def __init__(self, delay: float = 0.05) -> None:
+        self.delay = delay
+        self.presented: list[str] = []
+        self.failures: list[Exception] = []
+        self.omit_refresh_token = False
+        self._lock = threading.Lock()
+        self._used: set[str] = set()
+
+    def __call__(self, refresh_token: str) -> TokenSet:
+        time.sleep(self.delay)
+        with self._lock:
+            self.presented.append(refresh_token)
+            if self.failures:
+                raise self.failures.pop(0)
+            if refresh_token in self._used:
+                raise IssuerRejected("invalid_grant", "reused")
+            self._used.add(refresh_token)
+            n = len(self.presented)
+        return TokenSet(
+            access_token=f"at-{n}",
+            refresh_token=None if self.omit_refresh_token else f"rt-{n}",
+            id_token=f"idt-{n}",
+            expires_in=60,
+        )
+
+
+def coordinator(backend, issuer, **settings) -> RefreshCoordinator:
+    defaults = {"lock_wait_seconds": 3, "issuer_timeout_seconds": 1, "retry_base_seconds": 0.01,
+                "backoff_seconds": 1, "poll_interval_seconds": 0.005}
+    return RefreshCoordinator(backend, issuer, CoordinatorSettings(**{**defaults, **settings}))
+
+
+async def gather(n, make):
+    return await asyncio.gather(*(make() for _ in range(n)))
+
+
+def test_concurrent_callers_share_one_presentation(backend):
+    issuer = FakeIssuer()
+    coord = coordinator(backend, issuer)
+    outcomes = asyncio.run(gather(32, lambda: coord.refresh("rt-0")))
+    assert issuer.presented == ["rt-0"]
+    assert all(isinstance(o, Refreshed) for o in outcomes)
+    assert {o.tokens.refresh_token for o in outcomes} == {"rt-1"}
+    assert sorted({o.role for o in outcomes}) in (["waiter", "winner"], ["chained", "waiter", "winner"])
+    assert [o.role for o in outcomes].count("winner") == 1
+
+
+def test_concurrent_callers_in_several_threads_share_one_presentation(backend):
+    issuer = FakeIssuer(delay=0.2)
+    coord = coordinator(backend, issuer)
+    results: list = []
+
+    def worker():
+        results.extend(asyncio.run(gather(8, lambda: coord.refresh("rt-0"))))
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert issuer.presented == ["rt-0"]
+    assert {o.tokens.refresh_token for o in results} == {"rt-1"}
+
+
+def test_an_older_token_follows_the_chain_to_the_newest_set(backend):
+    issuer = FakeIssuer(delay=0)
+    coord = coordinator(backend, issuer)
+    first = asyncio.run(coord.refresh("rt-0"))
+    second = asyncio.run(coord.refresh(first.tokens.refresh_token))
+    assert second.tokens.refresh_token == "rt-2"
+    stale = asyncio.run(coord.refresh("rt-0"))
+    assert isinstance(stale, Refreshed) and stale.role == "chained"
+    assert stale.tokens.refresh_token == "rt-2"
+    assert issuer.presented == ["rt-0", "rt-1"]
+
+
+def test_invalid_grant_is_shared_and_never_retried(backend):
+    issuer = FakeIssuer()
+    issuer.failures = [IssuerRejected("invalid_grant")]
+    coord = coordinator(backend, issuer)
+    outcomes = asyncio.run(gather(8, lambda: coord.refresh("rt-0")))
+    assert all(isinstance(o, RefreshRejected) and o.error == "invalid_grant" for o in outcomes)
+    assert asyncio.run(coord.refresh("rt-0")) == RefreshRejected("invalid_grant")
+    assert issuer.presented == ["rt-0"]
+
+
+def test_transient_failures_are_retried_inside_the_winner(backend):
+    issuer = FakeIssuer(delay=0)
+    issuer.failures = [IssuerUnavailable("HTTP 503"), IssuerUnavailable("timeout")]
+    coord = coordinator(backend, issuer, max_attempts=3)
+    outcome = asyncio.run(coord.refresh("rt-0"))
+    assert isinstance(outcome, Refreshed) and outcome.role == "winner"
+    assert issuer.presented == ["rt-0"] * 3
+
+
+def test_exhausted_retries_back_off_for_everyone(backend):
+    issuer = FakeIssuer(delay=0)
+    issuer.failures = [IssuerUnavailable("HTTP 503")] * 2
+    coord = coordinator(backend, issuer, max_attempts=2, backoff_seconds=1)
+    assert isinstance(asyncio.run(coord.refresh("rt-0")), RefreshUnavailable)
+    again = asyncio.run(coord.refresh("rt-0"))
+    assert isinstance(again, RefreshUnavailable) and again.kind == "backoff"
+    assert len(issuer.presented) == 2
+    time.sleep(1.1)
+    assert isinstance(asyncio.run(coord.refresh("rt-0")), Refreshed)
+    assert len(issuer.presented) == 3
+
+
+def test_a_response_without_refresh_token_keeps_the_old_one(backend):
+    issuer = FakeIssuer(delay=0)
+    issuer.omit_refresh_token = True
+    coord = coordinator(backend, issuer)
+    outcome = asyncio.run(coord.refresh("rt-0"))
+    assert outcome.tokens.refresh_token == "rt-0" and outcome.tokens.access_token == "at-1"
+    assert asyncio.run(coord.refresh("rt-0")).tokens.access_token == "at-1"  # no loop, no call
+
+
+def test_a_waiter_that_times_out_never_presents_the_token(backend):
+    issuer = FakeIssuer(delay=0)
+    coord = coordinator(backend, issuer, lock_wait_seconds=0.3)
+
+    async def scenario():
+        held = await backend.try_lock(store_key("rt-0"), 5)
+        assert held is not None
+        try:
+            return await coord.refresh("rt-0")
+        finally:
+            await backend.unlock(held)
+
+    outcome = asyncio.run(scenario())
+    assert isinstance(outcome, RefreshUnavailable) and outcome.kind == "lock_timeout"
+    assert issuer.presented == []
+
+
+def test_signed_out_session_never_refreshes(backend):
+    issuer = FakeIssuer(delay=0)
+    coord = coordinator(backend, issuer)
+    asyncio.run(coord.refresh("rt-0"))
+    assert asyncio.run(coord.end_session("rt-0")) == "rt-1"  # the newest token gets revoked
+    assert isinstance(asyncio.run(coord.refresh("rt-0")), SignedOut)
+    assert isinstance(asyncio.run(coord.refresh("rt-1")), SignedOut)
+    assert issuer.presented == ["rt-0"]
+
+
+def test_logout_during_an_inflight_refresh_wins(backend):
+    revoked: list[str] = []
+    issuer = FakeIssuer(delay=0.3)
+    coord = RefreshCoordinator(backend, issuer, CoordinatorSettings(lock_wait_seconds=3, poll_interval_seconds=0.005),
+                               revoke=revoked.append)
+
+    async def scenario():
+        refresh = asyncio.create_task(coord.refresh("rt-0"))
+        await asyncio.sleep(0.1)
+        await coord.end_session("rt-0")
+        return await refresh
+
+    assert isinstance(asyncio.run(scenario()), SignedOut)
+    assert revoked == ["rt-1"]  # the token minted after the logout is revoked, not left live
+    assert isinstance(asyncio.run(coord.refresh("rt-0")), SignedOut)
+
+
+def test_stored_results_are_sealed_to_the_old_token(backend):
+    issuer = FakeIssuer(delay=0)
+    coord = coordinator(backend, issuer)
+    asyncio.run(coord.refresh("rt-0"))
+    blob = asyncio.run(backend.get(store_key("rt-0"), RESULT))
+    assert b"rt-1" not in blob and b"at-1" not in blob
+    assert unseal("rt-0", blob)["refresh_token"] == "rt-1"
+    assert unseal("another-token", blob) is None
+
+
+def test_sealed_blob_is_bound_to_its_key():
+    blob = seal("rt-a", {"status": "ok"})
+    assert unseal("rt-a", blob) == {"status": "ok"}
+    assert unseal("rt-a", blob[:-1] + bytes([blob[-1] ^ 1])) is None
