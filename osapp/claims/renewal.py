@@ -8,12 +8,14 @@ a session a logout has ended meanwhile.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.contrib.auth.models import AnonymousUser
 from django.http import HttpRequest, HttpResponse
+from django.urls import NoReverseMatch, reverse
 
 from .cookies import (
     clear_token_cookies,
@@ -57,6 +59,20 @@ def is_websocket_upgrade(request: HttpRequest) -> bool:
     return "websocket" in request.headers.get("Upgrade", "").lower()
 
 
+@functools.cache
+def _sign_out_path() -> str | None:
+    try:
+        return reverse("claims:logout")
+    except NoReverseMatch:  # the project did not mount the claims views
+        return None
+
+
+def is_sign_out(request: HttpRequest) -> bool:
+    # Logout wins (DESIGN §6): a sign-out tombstones the session at once. Renewing first would
+    # make it wait for a refresh in flight, whose new tokens another tab's response would carry.
+    return request.method == "POST" and request.path_info == _sign_out_path()
+
+
 def refresh_token_to_present(request: HttpRequest, auth: Authentication) -> str | None:
     """The refresh token this request should renew with, or None (DESIGN §5 step 5)."""
     verifier = get_verifier()
@@ -64,6 +80,8 @@ def refresh_token_to_present(request: HttpRequest, auth: Authentication) -> str 
     if not auth.may_refresh or is_websocket_upgrade(request):
         return None
     if auth.principal is not None and auth.principal.expires_at - verifier.clock() > config.refresh_skew_seconds:
+        return None
+    if is_sign_out(request):
         return None
     return read_token_cookie(request.COOKIES, cookie_names(config).refresh)
 

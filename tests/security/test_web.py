@@ -10,6 +10,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -95,6 +96,17 @@ class TestCsrf:
         assert response.status_code == 302
         assert response["Location"].startswith("https://issuer.test/logout?")
         assert response.cookies["osapp_at"].value == "" and response.cookies["osapp_rt"].value == ""
+        assert "/revoke" in fake_issuer.paths
+
+    def test_logout_near_expiry_revokes_without_refreshing_first(self, fake_issuer):
+        # Logout wins (DESIGN §6): a sign-out tombstones the session at once; it neither waits
+        # for nor starts a refresh whose new tokens another tab's response would then carry.
+        client = signed_in()
+        csrf = csrf_token_of(client)
+        client.cookies["osapp_at"] = tokens.access_token(exp=int(time.time()) + 30)
+        response = client.post("/auth/logout", {"csrfmiddlewaretoken": csrf})
+        assert response.status_code == 302
+        assert "/token" not in fake_issuer.paths
         assert "/revoke" in fake_issuer.paths
 
     @pytest.mark.parametrize(
