@@ -2,7 +2,7 @@
 
     python -m bench.load --users 50 --tabs 3 --minutes 5 --ttl 60   # the load test (locust)
     python -m bench.run                                             # benchmarks (a)-(c), wrk
-    python -m bench.ab                                              # (a) + the proposal, in-process A/B
+    python -m bench.ab                                              # (a) + the sync stack's gain, in-process A/B
     python -m bench.micro                                           # benchmark (d), in-process
     python -m bench.profile                                         # pyinstrument profile
 

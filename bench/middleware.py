@@ -165,20 +165,3 @@ class SessionPrincipalMiddleware:
         attach(request, principal_from_claims(claims) if claims else None)
         return self.get_response(request)
 
-
-class SynchronousStack:
-    """The optimisation proposed in docs/BENCHMARKS.md, here only to measure it before it lands.
-
-    Last in MIDDLEWARE, a sync-only middleware makes Django build the whole stack above it
-    synchronously: one hand-off into the request's thread instead of one per MiddlewareMixin
-    hook. (The proposed diff adds this class as osapp/sync_stack.py.)
-    """
-
-    sync_capable = True
-    async_capable = False
-
-    def __init__(self, get_response) -> None:
-        self.get_response = get_response
-
-    def __call__(self, request):
-        return self.get_response(request)

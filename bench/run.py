@@ -2,7 +2,7 @@
 
     python -m bench.run [--rounds 5] [--seconds 5] [--workers 2] [--connections 8]
 
-Starts one development issuer (1-hour tokens: no refresh during the run) and five gunicorn
+Starts one development issuer (1-hour tokens: no refresh during the run) and six gunicorn
 servers with the same gunicorn.conf.py and worker count, differing only in
 DJANGO_SETTINGS_MODULE:
 
@@ -11,6 +11,7 @@ DJANGO_SETTINGS_MODULE:
     nocache     bench.settings_nocache         (b) signature verified on every request
     userinfo    bench.settings_userinfo        (c) the issuer's userinfo on every request
     dbsession   bench.settings_dbsession       (c) a django.contrib.sessions row per request
+    asyncstack  bench.settings_asyncstack      the middleware stack before osapp/sync_stack.py
 
 It signs in once through the real flow, then loads each series with wrk (C, one thread, keep-alive
 connections; a Lua script counts any answer that is not 200). Rounds interleave the series —
@@ -49,8 +50,8 @@ VARIANTS = {
     "nocache": "bench.settings_nocache",
     "userinfo": "bench.settings_userinfo",
     "dbsession": "bench.settings_dbsession",
-    # The optimisation proposed in docs/BENCHMARKS.md (a synchronous middleware stack).
-    "proposal": "bench.settings_proposal",
+    # The middleware stack before osapp/sync_stack.py (docs/BENCHMARKS.md §4): before/after.
+    "asyncstack": "bench.settings_asyncstack",
 }
 # (variant, path): every series measured in every round.
 SERIES = [
@@ -61,8 +62,8 @@ SERIES = [
     ("dbsession", "/"),
     ("osapp", "/api/me"),
     ("noauth", "/api/me"),
-    ("proposal", "/"),
-    ("proposal", "/api/me"),
+    ("asyncstack", "/"),
+    ("asyncstack", "/api/me"),
 ]
 # (title, numerator series, denominator series, target): ratios of requests/s.
 COMPARISONS = [
@@ -71,8 +72,8 @@ COMPARISONS = [
     ("(b) page /: verified-claims cache / verify every request", ("osapp", "/"), ("nocache", "/"), 1.0),
     ("(c) page /: osapp / per-request userinfo", ("osapp", "/"), ("userinfo", "/"), 1.0),
     ("(c) page /: osapp / DB session per request", ("osapp", "/"), ("dbsession", "/"), 1.0),
-    ("proposal, page /: sync stack / as shipped", ("proposal", "/"), ("osapp", "/"), 1.0),
-    ("proposal, /api/me: sync stack / as shipped", ("proposal", "/api/me"), ("osapp", "/api/me"), 1.0),
+    ("§4, page /: sync stack (shipped) / async stack", ("osapp", "/"), ("asyncstack", "/"), 1.0),
+    ("§4, /api/me: sync stack (shipped) / async stack", ("osapp", "/api/me"), ("asyncstack", "/api/me"), 1.0),
 ]
 
 
