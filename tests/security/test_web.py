@@ -109,6 +109,15 @@ class TestCsrf:
         assert "/token" not in fake_issuer.paths
         assert "/revoke" in fake_issuer.paths
 
+    def test_http_request_asking_for_a_websocket_upgrade_never_refreshes(self, fake_issuer):
+        # DESIGN §5: a 101 response cannot set cookies, so an upgrade must not rotate the token.
+        client = signed_in()
+        client.cookies["osapp_at"] = tokens.access_token(exp=int(time.time()) + 30)
+        response = client.get("/", HTTP_UPGRADE="websocket", HTTP_CONNECTION="Upgrade")
+        assert response.status_code == 200 and "Test User" in response.content.decode()
+        assert "/token" not in fake_issuer.paths
+        assert "osapp_rt" not in response.cookies
+
     @pytest.mark.parametrize(
         "content_type, body",
         [("application/json", '{"body": "forged"}'), ("text/plain", '{"body": "forged"}'),
