@@ -6,6 +6,7 @@ the total is bounded so a hostile cookie header cannot make us parse megabytes.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -29,8 +30,13 @@ class CookieNames:
 
 
 def cookie_names(config: ClaimsConfig) -> CookieNames:
+    return _cookie_names(config.cookie_secure)
+
+
+@functools.cache
+def _cookie_names(secure: bool) -> CookieNames:
     # RFC 6265bis §4.1.3.2: `__Host-` binds a Secure cookie to this host, path /, no Domain.
-    prefix = "__Host-osapp_" if config.cookie_secure else "osapp_"
+    prefix = "__Host-osapp_" if secure else "osapp_"
     return CookieNames(
         access=prefix + "at", id_token=prefix + "idt", refresh=prefix + "rt", login=prefix + "login"
     )

@@ -29,6 +29,9 @@ TOKEN_VERIFICATIONS = Counter(
 VERIFIED_CACHE = Counter(
     "osapp_verified_claims_cache_total", "Verified-claims cache lookups, by result.", ["result"]
 )
+# Bound once: `labels()` costs a lock and a dict lookup, and a hit is on every page load.
+VERIFIED_CACHE_HIT = VERIFIED_CACHE.labels("hit")
+VERIFIED_CACHE_MISS = VERIFIED_CACHE.labels("miss")
 WEBSOCKET_ROTATIONS = Counter(
     "osapp_websocket_token_expired_total", "WebSockets closed because the access token expired."
 )

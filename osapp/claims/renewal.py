@@ -56,7 +56,8 @@ class CookieChange:
 
 def is_websocket_upgrade(request: HttpRequest) -> bool:
     # A 101 response cannot carry Set-Cookie that the page's socket would use: never refresh.
-    return "websocket" in request.headers.get("Upgrade", "").lower()
+    # META, not request.headers: building HttpHeaders walks every header on every request.
+    return "websocket" in request.META.get("HTTP_UPGRADE", "").lower()
 
 
 @functools.cache

@@ -20,7 +20,7 @@ from .cache import VerifiedClaimsCache
 from .config import ClaimsConfig, get_config
 from .errors import KeyFetchRequired, KeysUnavailable, TokenExpired, TokenInvalid
 from .keys import KeySet, load_keyset
-from .metrics import TOKEN_VERIFICATIONS, VERIFIED_CACHE
+from .metrics import TOKEN_VERIFICATIONS, VERIFIED_CACHE_HIT, VERIFIED_CACHE_MISS
 from .oidc import IssuerClient
 from .principal import Principal
 from .tokens import (
@@ -108,9 +108,9 @@ class Verifier:
         now = self.clock()
         cached = self.cache.get(access_token, now)
         if cached is not None:
-            VERIFIED_CACHE.labels("hit").inc()
+            VERIFIED_CACHE_HIT.inc()
             return Authentication(cached, "valid", subject=cached.user_id)
-        VERIFIED_CACHE.labels("miss").inc()
+        VERIFIED_CACHE_MISS.inc()
         try:
             claims = verify_access_claims(
                 access_token, self.keys, self.policy, now=now, allow_fetch=allow_fetch
