@@ -159,3 +159,41 @@ def test_retry_button_is_hidden_while_live(page, page_problems, osapp):
     assert page.locator("#live-retry").get_attribute("hidden") is not None
     expect(page.locator("#live-retry")).to_be_hidden(timeout=2_000)
     assert page_problems.errors == []
+
+
+def test_page_gives_up_after_three_rotations_a_minute_and_retry_goes_live_again(
+        page, page_problems, osapp):
+    # The page script's side of DESIGN §7, without waiting four token lifetimes: the server end
+    # of the socket is scripted to do what osapp does at a token's exp (send tokenExpired, close
+    # 4401) on every connect; /auth/session and the rest are the real app. The real server's
+    # side is test_socket_closed_at_token_expiry_reconnects_after_an_http_refresh_without_reload.
+    sign_in_as_bob(page, osapp.url)
+    session_checks: list[str] = []
+    page.on("request", lambda request: session_checks.append(request.url)
+            if request.url.endswith("/auth/session") else None)
+
+    connects: list[str] = []
+    retried = False
+
+    def expire_at_once(socket_route):
+        connects.append(socket_route.url)
+        if retried:  # after Retry, the real osapp socket
+            socket_route.connect_to_server()
+            return
+        socket_route.send('{"type": "error", "error": "tokenExpired"}')
+        socket_route.close(code=4401, reason="tokenExpired")
+
+    page.route_web_socket("**/ws/o/globex/p/billing/", expire_at_once)
+    page.goto(osapp.url + PROJECT_PATH)
+    expect(page.locator("#live-status")).to_have_text("live updates unavailable", timeout=15_000)
+    expect(page.locator("#live-retry")).to_be_visible()
+    print(f"\nscripted expiry: sockets opened={len(connects)}, each closed 4401; "
+          f"/auth/session requests={len(session_checks)}")
+    assert len(connects) == 4  # the first socket and three rotations, then it stops trying
+    assert len(session_checks) == 3  # one ordinary HTTP request per rotation
+
+    retried = True
+    page.locator("#live-retry").click()
+    expect(page.locator("#live-status")).to_have_text("live")
+    expect(page.locator("#live-retry")).to_be_hidden()
+    assert page_problems.errors == []
