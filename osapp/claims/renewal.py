@@ -8,14 +8,13 @@ a session a logout has ended meanwhile.
 
 from __future__ import annotations
 
-import functools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.contrib.auth.models import AnonymousUser
 from django.http import HttpRequest, HttpResponse
-from django.urls import NoReverseMatch, reverse
+from django.urls import Resolver404, resolve
 
 from .cookies import (
     clear_token_cookies,
@@ -60,18 +59,16 @@ def is_websocket_upgrade(request: HttpRequest) -> bool:
     return "websocket" in request.META.get("HTTP_UPGRADE", "").lower()
 
 
-@functools.cache
-def _sign_out_path() -> str | None:
-    try:
-        return reverse("claims:logout")
-    except NoReverseMatch:  # the project did not mount the claims views
-        return None
-
-
 def is_sign_out(request: HttpRequest) -> bool:
     # Logout wins (DESIGN §6): a sign-out tombstones the session at once. Renewing first would
     # make it wait for a refresh in flight, whose new tokens another tab's response would carry.
-    return request.method == "POST" and request.path_info == _sign_out_path()
+    # Only asked of a request about to refresh, so the URL resolution is rare.
+    if request.method != "POST":
+        return False
+    try:
+        return resolve(request.path_info).view_name == "claims:logout"
+    except Resolver404:
+        return False
 
 
 def refresh_token_to_present(request: HttpRequest, auth: Authentication) -> str | None:
