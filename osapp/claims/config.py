@@ -8,7 +8,6 @@ config that failed validation.
 
 from __future__ import annotations
 
-import functools
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -16,6 +15,8 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
+
+from .singleton import process_singleton
 
 REFRESH_BACKENDS = ("local", "file", "redis")
 CLIENT_AUTH_METHODS = ("client_secret_basic", "client_secret_post")
@@ -170,7 +171,7 @@ def load_config(env: Mapping[str, str] | None = None) -> ClaimsConfig:
     )
 
 
-@functools.cache
+@process_singleton
 def get_config() -> ClaimsConfig:
     """The process-wide config. Raises ImproperlyConfigured naming the first bad variable."""
     config = load_config()

@@ -7,7 +7,6 @@ refreshes; only the HTTP middleware may do that (DESIGN §5).
 
 from __future__ import annotations
 
-import functools
 import logging
 import threading
 import time
@@ -23,6 +22,7 @@ from .keys import KeySet, load_keyset
 from .metrics import TOKEN_VERIFICATIONS, VERIFIED_CACHE_HIT, VERIFIED_CACHE_MISS
 from .oidc import IssuerClient
 from .principal import Principal
+from .singleton import process_singleton
 from .tokens import (
     VerifyPolicy,
     principal_from_verified,
@@ -179,7 +179,7 @@ def log_expired_rejection(auth: Authentication) -> None:
         log.warning("access token rejected reason=%r sub=%s", auth.reason, auth.subject)
 
 
-@functools.cache
+@process_singleton
 def get_verifier() -> Verifier:
     return Verifier(get_config())
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import functools
 from pathlib import Path
 
 from ..config import ClaimsConfig, get_config
+from ..singleton import process_singleton
 from ..verifier import get_verifier
 from .base import BackendUnavailable, CoordinationBackend
 from .coordinator import (
@@ -49,7 +49,7 @@ def build_backend(config: ClaimsConfig) -> CoordinationBackend:
     return FileBackend(Path(config.state_dir) / "refresh")
 
 
-@functools.cache
+@process_singleton
 def get_coordinator() -> RefreshCoordinator:
     config = get_config()
     issuer = get_verifier().issuer
