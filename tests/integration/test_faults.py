@@ -67,8 +67,9 @@ def test_issuer_key_rotation_keeps_users_signed_in_with_one_jwks_fetch_per_proce
           f"JWKS fetches at the issuer={fetches}, osapp counted={counted:.0f}, workers={len(app.worker_pids())}")
     assert all(a.status == 200 and "Carol Chen" in a.body for a in answers), (
         sorted({(a.status, a.location) for a in answers}), app.output[-3000:])
-    key_lines = [line for line in app.output.splitlines() if "jwks" in line or "Booting worker" in line]
-    assert 1 <= fetches <= len(app.worker_pids()), key_lines[-60:]
+    if not 1 <= fetches <= len(app.worker_pids()):
+        print("\n".join(line for line in app.output.splitlines() if "jwks" in line or "Booting worker" in line))
+    assert 1 <= fetches <= len(app.worker_pids())
     assert counted == fetches
 
     # Re-baking picks up the new key; authstatus then reports no drift.
