@@ -45,6 +45,13 @@ def readyz(request: HttpRequest) -> JsonResponse:
         checks["coordinator"] = f"ok ({coordinator.backend.name})"
     except BackendUnavailable as exc:
         checks["coordinator"] = f"failing: {exc}"
+    else:
+        # DESIGN §6: a settings fault seen at the token endpoint by any worker, with these
+        # settings; it clears itself on the next successful refresh or a settings change.
+        fault = async_to_sync(coordinator.issuer_fault)()
+        checks["issuer"] = (
+            "ok" if fault is None else f"failing: settings fault, check {fault.setting}: {fault.reason}"
+        )
     ready = all(value.startswith("ok") for value in checks.values())
     if not ready:
         log.warning("not ready: %s", checks)

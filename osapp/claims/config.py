@@ -8,6 +8,7 @@ config that failed validation.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -55,7 +56,17 @@ class ClaimsConfig:
     issuer_timeout_seconds: float
     max_token_bytes: int
     verified_cache_size: int
+    refresh_max_expired_age_seconds: int = 24 * 3600
+    refresh_rate_limit_per_minute: int = 10
     errors: tuple[ConfigError, ...] = field(default=(), compare=False)
+
+    @property
+    def client_fingerprint(self) -> str:
+        """Names the settings token calls depend on (never the secret itself)."""
+        material = "\0".join(
+            (self.issuer, self.client_id, self.client_secret, self.client_auth_method, self.scopes)
+        )
+        return hashlib.sha256(material.encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
     @property
     def issuer_is_loopback(self) -> bool:
@@ -167,6 +178,10 @@ def load_config(env: Mapping[str, str] | None = None) -> ClaimsConfig:
         issuer_timeout_seconds=float(issuer_timeout),
         max_token_bytes=_int(env, "OSAPP_MAX_TOKEN_BYTES", 16384, errors, minimum=1024),
         verified_cache_size=_int(env, "OSAPP_VERIFIED_CACHE_SIZE", 10000, errors, minimum=1),
+        # DESIGN §6: how long after its `exp` an access token may still lead to a refresh.
+        refresh_max_expired_age_seconds=_int(env, "OSAPP_REFRESH_MAX_EXPIRED_AGE", 24 * 3600, errors, minimum=1),
+        # DESIGN §6: refresh attempts per subject per minute, across the whole backend.
+        refresh_rate_limit_per_minute=_int(env, "OSAPP_REFRESH_RATE_LIMIT", 10, errors, minimum=1),
         errors=tuple(errors),
     )
 

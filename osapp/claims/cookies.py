@@ -6,10 +6,19 @@ the total is bounded so a hostile cookie header cannot make us parse megabytes.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import functools
+import json
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
 from .config import ClaimsConfig
@@ -40,6 +49,75 @@ def _cookie_names(secure: bool) -> CookieNames:
     return CookieNames(
         access=prefix + "at", id_token=prefix + "idt", refresh=prefix + "rt", login=prefix + "login"
     )
+
+
+# -- the refresh cookie: sealed to the session it was issued to (DESIGN §6) ----------------
+
+REFRESH_COOKIE_INFO = b"osapp.claims refresh cookie v1"
+REFRESH_COOKIE_VERSION = "r1."
+NONCE_BYTES = 12
+
+
+@dataclass(frozen=True)
+class RefreshBinding:
+    """A refresh token and the session it belongs to: presented only with an access token
+    of the same `subject` (a cookie planted next to another user's token is inert)."""
+
+    refresh_token: str
+    subject: str
+    session_id: str | None = None
+
+
+@functools.lru_cache(maxsize=4)
+def _refresh_cookie_aead(secret_key: str) -> AESGCM:
+    # HKDF (RFC 5869) from SECRET_KEY: rotating SECRET_KEY ends refreshes, never leaks them.
+    hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=REFRESH_COOKIE_INFO)
+    return AESGCM(hkdf.derive(secret_key.encode("utf-8", "surrogatepass")))
+
+
+def seal_refresh_cookie(binding: RefreshBinding) -> str:
+    """AES-GCM over the token and its `sub`/`sid`: unreadable and unforgeable without
+    SECRET_KEY, so a random or foreign value never reaches the issuer."""
+    nonce = os.urandom(NONCE_BYTES)
+    plaintext = json.dumps(
+        {"rt": binding.refresh_token, "sub": binding.subject, "sid": binding.session_id},
+        separators=(",", ":"),
+    ).encode()
+    sealed = nonce + _refresh_cookie_aead(settings.SECRET_KEY).encrypt(nonce, plaintext, REFRESH_COOKIE_INFO)
+    return REFRESH_COOKIE_VERSION + base64.urlsafe_b64encode(sealed).decode().rstrip("=")
+
+
+def open_refresh_cookie(value: str | None) -> RefreshBinding | None:
+    """The binding a cookie of ours carries, or None (absent, foreign, tampered, old key)."""
+    if not value or not value.startswith(REFRESH_COOKIE_VERSION):
+        return None
+    body = value[len(REFRESH_COOKIE_VERSION) :]
+    try:
+        raw = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
+        if len(raw) <= NONCE_BYTES:
+            return None
+        plaintext = _refresh_cookie_aead(settings.SECRET_KEY).decrypt(
+            raw[:NONCE_BYTES], raw[NONCE_BYTES:], REFRESH_COOKIE_INFO
+        )
+        payload = json.loads(plaintext)
+    except (InvalidTag, ValueError, binascii.Error):
+        return None
+    if not isinstance(payload, dict):
+        return None
+    token, subject, session_id = payload.get("rt"), payload.get("sub"), payload.get("sid")
+    if not (isinstance(token, str) and token and isinstance(subject, str) and subject):
+        return None
+    return RefreshBinding(token, subject, session_id if isinstance(session_id, str) else None)
+
+
+def read_refresh_cookie(cookies: Mapping[str, str], config: ClaimsConfig) -> RefreshBinding | None:
+    return open_refresh_cookie(read_token_cookie(cookies, cookie_names(config).refresh))
+
+
+def write_refresh_cookie(
+    response: HttpResponse, request: HttpRequest, config: ClaimsConfig, binding: RefreshBinding
+) -> None:
+    write_token_cookie(response, request, config, cookie_names(config).refresh, seal_refresh_cookie(binding))
 
 
 def set_cookie(

@@ -8,6 +8,8 @@ codes or secrets.
 from __future__ import annotations
 
 import logging
+import socket
+import ssl
 import threading
 import time
 from collections.abc import Mapping
@@ -18,7 +20,13 @@ from urllib.parse import quote
 import httpx
 
 from .config import ClaimsConfig
-from .errors import IssuerRejected, IssuerUnavailable
+from .errors import (
+    ClientRejected,
+    GrantRejected,
+    IssuerNotReached,
+    IssuerOutcomeUnknown,
+    IssuerProtocolError,
+)
 from .metrics import ISSUER_CALLS
 
 log = logging.getLogger("osapp.claims.oidc")
@@ -27,6 +35,35 @@ DISCOVERY_PATH = "/.well-known/openid-configuration"
 DISCOVERY_TTL_SECONDS = 3600
 MAX_RESPONSE_BYTES = 1024 * 1024
 REQUIRED_METADATA = ("issuer", "authorization_endpoint", "token_endpoint", "jwks_uri")
+# RFC 6749 §5.2: the OAuth errors about this grant. Every other error code is about the client
+# or the request osapp built, i.e. osapp's settings: it must never end a user's session.
+GRANT_ERRORS = ("invalid_grant",)
+# The variable an operator should check for a fault of each kind (named in the ERROR log).
+CLIENT_SETTINGS = "OSAPP_CLIENT_ID / OSAPP_CLIENT_SECRET / OSAPP_CLIENT_AUTH_METHOD"
+SECRET_ERRORS = ("invalid_client",)
+
+
+def _setting_for_oauth_error(error: str) -> str:
+    if error in SECRET_ERRORS:
+        return "OSAPP_CLIENT_SECRET"
+    if error in ("unauthorized_client", "unsupported_grant_type"):
+        return "OSAPP_CLIENT_ID"
+    if error == "invalid_scope":
+        return "OSAPP_SCOPES"
+    return CLIENT_SETTINGS
+
+
+def _connect_failure_is_config(exc: BaseException) -> bool:
+    """A DNS or TLS failure is a settings fault (wrong host, wrong CA); a refusal is not."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, (socket.gaierror, ssl.SSLError, ssl.CertificateError)):
+            return True
+        current = current.__cause__ or current.__context__
+    text = str(exc).lower()
+    return "name or service not known" in text or "certificate" in text or "ssl" in text
 
 
 @dataclass(frozen=True)
@@ -42,9 +79,9 @@ class TokenSet:
     def from_response(cls, body: Mapping[str, Any]) -> TokenSet:
         access_token = body.get("access_token")
         if not isinstance(access_token, str) or not access_token:
-            raise IssuerUnavailable("token response without access_token")
+            raise IssuerProtocolError("token response without access_token", "OSAPP_ISSUER")
         if str(body.get("token_type", "")).lower() != "bearer":
-            raise IssuerUnavailable("token response with a token_type other than Bearer")
+            raise IssuerProtocolError("token response with a token_type other than Bearer", "OSAPP_ISSUER")
 
         def optional_str(name: str) -> str | None:
             value = body.get(name)
@@ -79,35 +116,51 @@ class IssuerClient:
     # -- plumbing ---------------------------------------------------------------------------
 
     def _request(self, endpoint: str, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        """One call; failures raised by what the caller must do (errors.py, DESIGN §6)."""
         ISSUER_CALLS.labels(endpoint).inc()
         started = time.monotonic()
         try:
             response = self._http.request(method, url, **kwargs)
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+            # Never sent: no connection, so nothing can have been consumed.
+            if _connect_failure_is_config(exc):
+                raise IssuerProtocolError(
+                    f"{endpoint}: cannot connect ({type(exc).__name__}: DNS or TLS)", "OSAPP_ISSUER"
+                ) from None
+            log.warning("issuer call failed endpoint=%s reason=%s", endpoint, type(exc).__name__)
+            raise IssuerNotReached(f"{endpoint}: {type(exc).__name__}") from None
         except httpx.TimeoutException:
             log.warning("issuer call failed endpoint=%s reason=timeout", endpoint)
-            raise IssuerUnavailable(f"{endpoint}: timeout") from None
+            raise IssuerOutcomeUnknown(f"{endpoint}: timeout") from None
         except httpx.HTTPError as exc:
             log.warning("issuer call failed endpoint=%s reason=%s", endpoint, type(exc).__name__)
-            raise IssuerUnavailable(f"{endpoint}: {type(exc).__name__}") from None
+            raise IssuerOutcomeUnknown(f"{endpoint}: {type(exc).__name__}") from None
         log.info(
             "issuer call endpoint=%s status=%s ms=%.0f",
             endpoint,
             response.status_code,
             (time.monotonic() - started) * 1000,
         )
+        # RFC 9110 §15.6.4 / RFC 6585 §4: 503 and 429 say the request was not processed.
+        if response.status_code == 503 or (
+            response.status_code == 429 and "retry-after" in response.headers
+        ):
+            raise IssuerNotReached(f"{endpoint}: HTTP {response.status_code}")
         if response.status_code >= 500:
-            raise IssuerUnavailable(f"{endpoint}: HTTP {response.status_code}")
+            raise IssuerOutcomeUnknown(f"{endpoint}: HTTP {response.status_code}")
         if len(response.content) > MAX_RESPONSE_BYTES:
-            raise IssuerUnavailable(f"{endpoint}: response too large")
+            raise IssuerProtocolError(f"{endpoint}: response too large", "OSAPP_ISSUER")
         return response
 
     def _json(self, endpoint: str, response: httpx.Response) -> dict[str, Any]:
         try:
             body = response.json()
         except ValueError:
-            raise IssuerUnavailable(f"{endpoint}: response is not JSON") from None
+            body = None
         if not isinstance(body, dict):
-            raise IssuerUnavailable(f"{endpoint}: response is not a JSON object")
+            raise IssuerProtocolError(
+                f"{endpoint}: HTTP {response.status_code} is not a JSON object", "OSAPP_ISSUER"
+            )
         return body
 
     def _client_auth(self, form: dict[str, str]) -> dict[str, Any]:
@@ -128,15 +181,16 @@ class IssuerClient:
                 return self._metadata
             response = self._request("discovery", "GET", self.config.issuer + DISCOVERY_PATH)
             if response.status_code != 200:
-                raise IssuerUnavailable(f"discovery: HTTP {response.status_code}")
+                raise IssuerProtocolError(f"discovery: HTTP {response.status_code}", "OSAPP_ISSUER")
             metadata = self._json("discovery", response)
             missing = [name for name in REQUIRED_METADATA if not isinstance(metadata.get(name), str)]
             if missing:
-                raise IssuerUnavailable(f"discovery document lacks {', '.join(missing)}")
+                raise IssuerProtocolError(f"discovery document lacks {', '.join(missing)}", "OSAPP_ISSUER")
             # OIDC Discovery §4.3: the document's issuer must be exactly the one we asked.
             if metadata["issuer"] != self.config.issuer:
-                raise IssuerUnavailable(
-                    f"discovery issuer {metadata['issuer']!r} is not OSAPP_ISSUER {self.config.issuer!r}"
+                raise IssuerProtocolError(
+                    f"discovery issuer {metadata['issuer']!r} is not OSAPP_ISSUER {self.config.issuer!r}",
+                    "OSAPP_ISSUER",
                 )
             self._metadata, self._metadata_at = metadata, time.monotonic()
             return metadata
@@ -144,7 +198,7 @@ class IssuerClient:
     def fetch_jwks(self) -> dict[str, Any]:
         response = self._request("jwks", "GET", self.metadata()["jwks_uri"])
         if response.status_code != 200:
-            raise IssuerUnavailable(f"jwks: HTTP {response.status_code}")
+            raise IssuerProtocolError(f"jwks: HTTP {response.status_code}", "OSAPP_ISSUER")
         return self._json("jwks", response)
 
     # -- token endpoint ----------------------------------------------------------------
@@ -153,14 +207,24 @@ class IssuerClient:
         response = self._request(
             endpoint, "POST", self.metadata()["token_endpoint"], **self._client_auth(form)
         )
-        body = self._json(endpoint, response)
         if response.status_code != 200:
-            error = body.get("error")
-            # RFC 6749 §5.2: an error response names the error; anything else is not one.
-            if response.status_code in (400, 401) and isinstance(error, str):
-                raise IssuerRejected(error, str(body.get("error_description", ""))[:200])
-            raise IssuerUnavailable(f"{endpoint}: HTTP {response.status_code}")
-        return TokenSet.from_response(body)
+            try:
+                body = response.json()
+            except ValueError:
+                body = None
+            error = body.get("error") if isinstance(body, dict) else None
+            # RFC 6749 §5.2: an error response is a 400 (401 for client auth) naming the error;
+            # anything else (a wrong token URL's 404, an HTML page) is not one.
+            if response.status_code not in (400, 401) or not isinstance(error, str):
+                raise IssuerProtocolError(
+                    f"{endpoint}: HTTP {response.status_code} is not an OAuth answer",
+                    "OSAPP_ISSUER (its token_endpoint)",
+                )
+            description = str(body.get("error_description", ""))[:200] if isinstance(body, dict) else ""
+            if error in GRANT_ERRORS:
+                raise GrantRejected(error, description)
+            raise ClientRejected(error[:64], description, _setting_for_oauth_error(error))
+        return TokenSet.from_response(self._json(endpoint, response))
 
     def exchange_code(self, code: str, redirect_uri: str, code_verifier: str) -> TokenSet:
         """RFC 6749 §4.1.3 with RFC 7636 §4.5 (PKCE)."""
@@ -193,7 +257,8 @@ class IssuerClient:
             **self._client_auth({"token": token, "token_type_hint": token_type_hint}),
         )
         if response.status_code != 200:
-            raise IssuerUnavailable(f"revocation: HTTP {response.status_code}")
+            # RFC 7009 §2.2.1: an error here never changes a session; report it as a fault.
+            raise IssuerProtocolError(f"revocation: HTTP {response.status_code}", "OSAPP_ISSUER")
         return True
 
     def end_session_endpoint(self) -> str | None:

@@ -44,6 +44,8 @@ class Authentication:
     state: str
     reason: str = ""
     subject: str | None = None
+    # The verified `exp` (also of an expired token: DESIGN §6 bounds how old may refresh).
+    expires_at: int | None = None
 
     @property
     def may_refresh(self) -> bool:
@@ -109,7 +111,7 @@ class Verifier:
         cached = self.cache.get(access_token, now)
         if cached is not None:
             VERIFIED_CACHE_HIT.inc()
-            return Authentication(cached, "valid", subject=cached.user_id)
+            return Authentication(cached, "valid", subject=cached.user_id, expires_at=cached.expires_at)
         VERIFIED_CACHE_MISS.inc()
         try:
             claims = verify_access_claims(
@@ -123,7 +125,14 @@ class Verifier:
             return Authentication(None, "needs_key_fetch")
         except TokenExpired as exc:
             TOKEN_VERIFICATIONS.labels("expired").inc()
-            return Authentication(None, "expired", exc.reason, subject=exc.claims.get("sub"))
+            exp = exc.claims.get("exp")
+            return Authentication(
+                None,
+                "expired",
+                exc.reason,
+                subject=exc.claims.get("sub"),
+                expires_at=int(exp) if isinstance(exp, (int, float)) else None,
+            )
         except TokenInvalid as exc:
             TOKEN_VERIFICATIONS.labels("invalid").inc()
             log.warning("access token rejected reason=%r", exc.reason)
@@ -134,7 +143,7 @@ class Verifier:
             return Authentication(None, "invalid", "keys unavailable")
         TOKEN_VERIFICATIONS.labels("valid").inc()
         self.cache.put(access_token, principal)
-        return Authentication(principal, "valid", subject=principal.user_id)
+        return Authentication(principal, "valid", subject=principal.user_id, expires_at=principal.expires_at)
 
     async def aauthenticate(self, access_token: str | None, id_token: str | None = None) -> Authentication:
         """`authenticate` for async callers: never blocks the event loop.

@@ -24,14 +24,17 @@ from django.views.decorators.http import require_GET, require_POST
 
 from .cookies import (
     LOGIN_MAX_AGE_SECONDS,
+    RefreshBinding,
     clear_token_cookies,
     cookie_names,
     delete_cookie,
+    read_refresh_cookie,
     read_token_cookie,
     set_cookie,
+    write_refresh_cookie,
     write_token_cookie,
 )
-from .errors import IssuerError, IssuerRejected, TokenInvalid
+from .errors import GrantRejected, IssuerError, IssuerMisconfigured, TokenInvalid
 from .refresh import BackendUnavailable, get_coordinator
 from .verifier import get_verifier
 
@@ -140,9 +143,12 @@ def callback(request: HttpRequest) -> HttpResponse:
         return _error_page(request, "Sign-in failed", "The sign-in response had no code.", 400)
     try:
         tokens = verifier.issuer.exchange_code(code, base_url(request) + CALLBACK_PATH, pending["verifier"])
-    except IssuerRejected as exc:
+    except GrantRejected as exc:
         log.warning("code exchange rejected error=%r", exc.error)
         return _error_page(request, "Sign-in failed", "The sign-in service refused the code. Please try again.", 400)
+    except IssuerMisconfigured as exc:
+        log.error("code exchange failed: settings fault, check %s reason=%s", exc.setting, exc)
+        return _error_page(request, "Sign-in is unavailable", "Sign-in is misconfigured on this server. Try again later.", 503)
     except IssuerError as exc:
         log.warning("code exchange failed: %s", exc)
         return _error_page(request, "Sign-in is unavailable", "The sign-in service cannot be reached. Try again shortly.", 503)
@@ -170,7 +176,12 @@ def callback(request: HttpRequest) -> HttpResponse:
     write_token_cookie(response, request, config, names.access, tokens.access_token)
     write_token_cookie(response, request, config, names.id_token, tokens.id_token)
     if tokens.refresh_token:
-        write_token_cookie(response, request, config, names.refresh, tokens.refresh_token)
+        # DESIGN §6: sealed to this session's sub/sid, so it refreshes only this session.
+        sid = id_claims.get("sid")
+        binding = RefreshBinding(
+            tokens.refresh_token, principal.user_id, sid if isinstance(sid, str) else principal.session_id
+        )
+        write_refresh_cookie(response, request, config, binding)
     delete_cookie(response, names.login)
     return response
 
@@ -182,7 +193,8 @@ def logout(request: HttpRequest) -> HttpResponse:
     verifier = get_verifier()
     config = verifier.config
     names = cookie_names(config)
-    refresh_token = read_token_cookie(request.COOKIES, names.refresh)
+    binding = read_refresh_cookie(request.COOKIES, config)
+    refresh_token = binding.refresh_token if binding is not None else None
     id_token = read_token_cookie(request.COOKIES, names.id_token)
     end_session = None
     if refresh_token:

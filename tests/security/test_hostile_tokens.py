@@ -53,7 +53,8 @@ pytestmark = pytest.mark.filterwarnings("ignore:The RSA key is 1024 bits")
 PAGE = "/o/acme/p/website/"
 SIGN_IN = f"/auth/login?next={PAGE}"
 SOCKET = "/ws/o/acme/p/website/"
-HOSTILE_REFRESH = "a-refresh-token-riding-along"
+# Sealed for the tokens' subject: only the hostile access token can be why nothing refreshes.
+HOSTILE_REFRESH = tokens.refresh_cookie("a-refresh-token-riding-along")
 DROP = tokens.DROP
 
 

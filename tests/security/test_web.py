@@ -47,7 +47,7 @@ CSP = (
 def signed_in(*, enforce_csrf_checks: bool = True) -> Client:
     client = Client(enforce_csrf_checks=enforce_csrf_checks)
     client.cookies["osapp_at"] = tokens.access_token()
-    client.cookies["osapp_rt"] = "rt-1"
+    client.cookies["osapp_rt"] = tokens.refresh_cookie("rt-1")
     return client
 
 

@@ -70,3 +70,10 @@ def sign(claims: dict[str, Any], *, key: str = "main", kid: str | None = None, t
 
 def access_token(**overrides: Any) -> str:
     return sign(access_claims(**overrides))
+
+
+def refresh_cookie(refresh_token: str = "rt-1", sub: str = "42", sid: str | None = None) -> str:
+    """The refresh cookie osapp would set for `sub` (sealed with this process's SECRET_KEY)."""
+    from osapp.claims.cookies import RefreshBinding, seal_refresh_cookie
+
+    return seal_refresh_cookie(RefreshBinding(refresh_token, sub, sid))

@@ -13,7 +13,13 @@ import time
 
 import pytest
 
-from osapp.claims.errors import IssuerRejected, IssuerUnavailable
+from osapp.claims.errors import (
+    ClientRejected,
+    GrantRejected,
+    IssuerNotReached,
+    IssuerOutcomeUnknown,
+    IssuerProtocolError,
+)
 from osapp.claims.oidc import TokenSet
 from osapp.claims.refresh import (
     CoordinatorSettings,
@@ -45,6 +51,9 @@ def redis_backend():
     return RedisBackend(REDIS_URL)
 
 
+SUB = "user-alice"
+
+
 @pytest.fixture(params=["local", "file", "redis"])
 def backend(request, tmp_path):
     if request.param == "local":
@@ -72,7 +81,7 @@ class FakeIssuer:
             if self.failures:
                 raise self.failures.pop(0)
             if refresh_token in self._used:
-                raise IssuerRejected("invalid_grant", "reused")
+                raise GrantRejected("invalid_grant", "reused")
             self._used.add(refresh_token)
             n = len(self.presented)
         return TokenSet(
@@ -96,7 +105,7 @@ async def gather(n, make):
 def test_concurrent_callers_share_one_presentation(backend):
     issuer = FakeIssuer()
     coord = coordinator(backend, issuer)
-    outcomes = asyncio.run(gather(32, lambda: coord.refresh("rt-0")))
+    outcomes = asyncio.run(gather(32, lambda: coord.refresh("rt-0", SUB)))
     assert issuer.presented == ["rt-0"]
     assert all(isinstance(o, Refreshed) for o in outcomes)
     assert {o.tokens.refresh_token for o in outcomes} == {"rt-1"}
@@ -110,7 +119,7 @@ def test_concurrent_callers_in_several_threads_share_one_presentation(backend):
     results: list = []
 
     def worker():
-        results.extend(asyncio.run(gather(8, lambda: coord.refresh("rt-0"))))
+        results.extend(asyncio.run(gather(8, lambda: coord.refresh("rt-0", SUB))))
 
     threads = [threading.Thread(target=worker) for _ in range(4)]
     for thread in threads:
@@ -124,10 +133,10 @@ def test_concurrent_callers_in_several_threads_share_one_presentation(backend):
 def test_an_older_token_follows_the_chain_to_the_newest_set(backend):
     issuer = FakeIssuer(delay=0)
     coord = coordinator(backend, issuer)
-    first = asyncio.run(coord.refresh("rt-0"))
-    second = asyncio.run(coord.refresh(first.tokens.refresh_token))
+    first = asyncio.run(coord.refresh("rt-0", SUB))
+    second = asyncio.run(coord.refresh(first.tokens.refresh_token, SUB))
     assert second.tokens.refresh_token == "rt-2"
-    stale = asyncio.run(coord.refresh("rt-0"))
+    stale = asyncio.run(coord.refresh("rt-0", SUB))
     assert isinstance(stale, Refreshed) and stale.role == "chained"
     assert stale.tokens.refresh_token == "rt-2"
     assert issuer.presented == ["rt-0", "rt-1"]
@@ -135,33 +144,33 @@ def test_an_older_token_follows_the_chain_to_the_newest_set(backend):
 
 def test_invalid_grant_is_shared_and_never_retried(backend):
     issuer = FakeIssuer()
-    issuer.failures = [IssuerRejected("invalid_grant")]
+    issuer.failures = [GrantRejected("invalid_grant")]
     coord = coordinator(backend, issuer)
-    outcomes = asyncio.run(gather(8, lambda: coord.refresh("rt-0")))
+    outcomes = asyncio.run(gather(8, lambda: coord.refresh("rt-0", SUB)))
     assert all(isinstance(o, RefreshRejected) and o.error == "invalid_grant" for o in outcomes)
-    assert asyncio.run(coord.refresh("rt-0")) == RefreshRejected("invalid_grant")
+    assert asyncio.run(coord.refresh("rt-0", SUB)) == RefreshRejected("invalid_grant")
     assert issuer.presented == ["rt-0"]
 
 
 def test_transient_failures_are_retried_inside_the_winner(backend):
     issuer = FakeIssuer(delay=0)
-    issuer.failures = [IssuerUnavailable("HTTP 503"), IssuerUnavailable("timeout")]
+    issuer.failures = [IssuerNotReached("HTTP 503"), IssuerNotReached("connect timeout")]
     coord = coordinator(backend, issuer, max_attempts=3)
-    outcome = asyncio.run(coord.refresh("rt-0"))
+    outcome = asyncio.run(coord.refresh("rt-0", SUB))
     assert isinstance(outcome, Refreshed) and outcome.role == "winner"
     assert issuer.presented == ["rt-0"] * 3
 
 
 def test_exhausted_retries_back_off_for_everyone(backend):
     issuer = FakeIssuer(delay=0)
-    issuer.failures = [IssuerUnavailable("HTTP 503")] * 2
+    issuer.failures = [IssuerNotReached("HTTP 503")] * 2
     coord = coordinator(backend, issuer, max_attempts=2, backoff_seconds=1)
-    assert isinstance(asyncio.run(coord.refresh("rt-0")), RefreshUnavailable)
-    again = asyncio.run(coord.refresh("rt-0"))
+    assert isinstance(asyncio.run(coord.refresh("rt-0", SUB)), RefreshUnavailable)
+    again = asyncio.run(coord.refresh("rt-0", SUB))
     assert isinstance(again, RefreshUnavailable) and again.kind == "backoff"
     assert len(issuer.presented) == 2
     time.sleep(1.1)
-    assert isinstance(asyncio.run(coord.refresh("rt-0")), Refreshed)
+    assert isinstance(asyncio.run(coord.refresh("rt-0", SUB)), Refreshed)
     assert len(issuer.presented) == 3
 
 
@@ -169,9 +178,9 @@ def test_a_response_without_refresh_token_keeps_the_old_one(backend):
     issuer = FakeIssuer(delay=0)
     issuer.omit_refresh_token = True
     coord = coordinator(backend, issuer)
-    outcome = asyncio.run(coord.refresh("rt-0"))
+    outcome = asyncio.run(coord.refresh("rt-0", SUB))
     assert outcome.tokens.refresh_token == "rt-0" and outcome.tokens.access_token == "at-1"
-    assert asyncio.run(coord.refresh("rt-0")).tokens.access_token == "at-1"  # no loop, no call
+    assert asyncio.run(coord.refresh("rt-0", SUB)).tokens.access_token == "at-1"  # no loop, no call
 
 
 def test_a_waiter_that_times_out_never_presents_the_token(backend):
@@ -182,7 +191,7 @@ def test_a_waiter_that_times_out_never_presents_the_token(backend):
         held = await backend.try_lock(store_key("rt-0"), 5)
         assert held is not None
         try:
-            return await coord.refresh("rt-0")
+            return await coord.refresh("rt-0", SUB)
         finally:
             await backend.unlock(held)
 
@@ -194,10 +203,10 @@ def test_a_waiter_that_times_out_never_presents_the_token(backend):
 def test_signed_out_session_never_refreshes(backend):
     issuer = FakeIssuer(delay=0)
     coord = coordinator(backend, issuer)
-    asyncio.run(coord.refresh("rt-0"))
+    asyncio.run(coord.refresh("rt-0", SUB))
     assert asyncio.run(coord.end_session("rt-0")) == "rt-1"  # the newest token gets revoked
-    assert isinstance(asyncio.run(coord.refresh("rt-0")), SignedOut)
-    assert isinstance(asyncio.run(coord.refresh("rt-1")), SignedOut)
+    assert isinstance(asyncio.run(coord.refresh("rt-0", SUB)), SignedOut)
+    assert isinstance(asyncio.run(coord.refresh("rt-1", SUB)), SignedOut)
     assert issuer.presented == ["rt-0"]
 
 
@@ -208,20 +217,20 @@ def test_logout_during_an_inflight_refresh_wins(backend):
                                revoke=revoked.append)
 
     async def scenario():
-        refresh = asyncio.create_task(coord.refresh("rt-0"))
+        refresh = asyncio.create_task(coord.refresh("rt-0", SUB))
         await asyncio.sleep(0.1)
         await coord.end_session("rt-0")
         return await refresh
 
     assert isinstance(asyncio.run(scenario()), SignedOut)
     assert revoked == ["rt-1"]  # the token minted after the logout is revoked, not left live
-    assert isinstance(asyncio.run(coord.refresh("rt-0")), SignedOut)
+    assert isinstance(asyncio.run(coord.refresh("rt-0", SUB)), SignedOut)
 
 
 def test_stored_results_are_sealed_to_the_old_token(backend):
     issuer = FakeIssuer(delay=0)
     coord = coordinator(backend, issuer)
-    asyncio.run(coord.refresh("rt-0"))
+    asyncio.run(coord.refresh("rt-0", SUB))
     blob = asyncio.run(backend.get(store_key("rt-0"), RESULT))
     assert b"rt-1" not in blob and b"at-1" not in blob
     assert unseal("rt-0", blob)["refresh_token"] == "rt-1"
@@ -232,3 +241,66 @@ def test_sealed_blob_is_bound_to_its_key():
     blob = seal("rt-a", {"status": "ok"})
     assert unseal("rt-a", blob) == {"status": "ok"}
     assert unseal("rt-a", blob[:-1] + bytes([blob[-1] ^ 1])) is None
+
+
+# DESIGN §6: what ends a session is the issuer saying so about this grant ----------------------
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [ClientRejected("invalid_client", "bad secret", "OSAPP_CLIENT_SECRET"),
+     ClientRejected("unauthorized_client", "", "OSAPP_CLIENT_ID"),
+     IssuerProtocolError("token.refresh_token: HTTP 404 is not an OAuth answer", "OSAPP_ISSUER")],
+    ids=["invalid_client", "unauthorized_client", "non_oauth_404"],
+)
+def test_a_settings_fault_keeps_the_session_and_is_reported_until_the_settings_change(backend, fault, caplog):
+    issuer = FakeIssuer(delay=0)
+    issuer.failures = [fault]
+    wrong = coordinator(backend, issuer, config_fingerprint="wrong-secret")
+    outcome = asyncio.run(wrong.refresh("rt-0", SUB))
+    assert isinstance(outcome, RefreshUnavailable) and outcome.kind == "misconfigured"
+    assert issuer.presented == ["rt-0"]  # a 4xx is final for this attempt: no tight retry
+    assert len([r for r in caplog.records if r.levelname == "ERROR"]) == 1
+    assert fault.setting in caplog.text
+    reported = asyncio.run(wrong.issuer_fault())
+    assert reported is not None and reported.setting == fault.setting
+    # Still the wrong settings: backing off, the token is not presented again.
+    assert asyncio.run(wrong.refresh("rt-0", SUB)).kind == "backoff"
+    # The operator fixes the setting (a restart: other settings); the same cookie refreshes.
+    fixed = coordinator(backend, issuer, config_fingerprint="right-secret")
+    assert asyncio.run(fixed.issuer_fault()) is None
+    recovered = asyncio.run(fixed.refresh("rt-0", SUB))
+    assert isinstance(recovered, Refreshed) and recovered.role == "winner"
+    assert asyncio.run(wrong.issuer_fault()) is None  # a success clears the record for all
+
+
+def test_an_unknown_outcome_is_not_retried_at_once(backend):
+    issuer = FakeIssuer(delay=0)
+    issuer.failures = [IssuerOutcomeUnknown("read timeout")]
+    coord = coordinator(backend, issuer, max_attempts=3)
+    outcome = asyncio.run(coord.refresh("rt-0", SUB))
+    assert isinstance(outcome, RefreshUnavailable) and outcome.kind == "transient"
+    assert issuer.presented == ["rt-0"]
+    assert asyncio.run(coord.refresh("rt-0", SUB)).kind == "backoff"
+    assert issuer.presented == ["rt-0"]
+
+
+def test_the_chain_is_followed_only_for_its_own_subject(backend):
+    issuer = FakeIssuer(delay=0)
+    coord = coordinator(backend, issuer)
+    assert isinstance(asyncio.run(coord.refresh("rt-0", SUB)), Refreshed)
+    # Another user's access token with the victim's rotated refresh token gets nothing.
+    stolen = asyncio.run(coord.refresh("rt-0", "user-mallory"))
+    assert stolen == RefreshRejected("subject_mismatch")
+    assert issuer.presented == ["rt-0"]
+
+
+def test_refresh_attempts_are_rate_limited_per_subject(backend):
+    issuer = FakeIssuer(delay=0)
+    coord = coordinator(backend, issuer, rate_limit_attempts=3, rate_limit_window_seconds=60)
+    outcomes = [asyncio.run(coord.refresh(f"random-{n}", SUB)) for n in range(5)]
+    assert [type(o).__name__ for o in outcomes[:3]] == ["Refreshed"] * 3
+    assert [getattr(o, "kind", None) for o in outcomes[3:]] == ["rate_limited"] * 2
+    assert len(issuer.presented) == 3
+    # Another subject has its own budget.
+    assert isinstance(asyncio.run(coord.refresh("random-9", "user-bob")), Refreshed)

@@ -10,6 +10,7 @@ from ..verifier import get_verifier
 from .base import BackendUnavailable, CoordinationBackend
 from .coordinator import (
     CoordinatorSettings,
+    IssuerFault,
     RefreshCoordinator,
     Refreshed,
     RefreshOutcome,
@@ -22,6 +23,7 @@ __all__ = [
     "BackendUnavailable",
     "CoordinationBackend",
     "CoordinatorSettings",
+    "IssuerFault",
     "RefreshCoordinator",
     "RefreshOutcome",
     "RefreshRejected",
@@ -61,6 +63,9 @@ def get_coordinator() -> RefreshCoordinator:
             lock_wait_seconds=config.refresh_lock_wait_seconds,
             backoff_seconds=config.refresh_backoff_seconds,
             issuer_timeout_seconds=config.issuer_timeout_seconds,
+            rate_limit_attempts=config.refresh_rate_limit_per_minute,
+            rate_limit_window_seconds=60.0,
+            config_fingerprint=config.client_fingerprint,
         ),
         revoke=issuer.revoke,
     )

@@ -12,7 +12,9 @@ from typing import Protocol
 RESULT = "result"  # sealed outcome of presenting the token (new tokens, or rejected)
 TOMBSTONE = "tombstone"  # the session was signed out: never refresh, never set cookies
 BACKOFF = "backoff"  # a transient failure happened: no new attempt until it expires
-KINDS = (RESULT, TOMBSTONE, BACKOFF)
+RATE = "rate"  # per-subject count of refresh attempts in the current window
+FAULT = "fault"  # a settings fault seen by any worker (reported on /readyz)
+KINDS = (RESULT, TOMBSTONE, BACKOFF, RATE, FAULT)
 
 
 class BackendUnavailable(Exception):

@@ -10,16 +10,31 @@ follows the chain to the newest token set instead of presenting a rotated token 
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import logging
 import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from ..errors import IssuerRejected, IssuerUnavailable
+from ..errors import (
+    GrantRejected,
+    IssuerMisconfigured,
+    IssuerNotReached,
+    IssuerOutcomeUnknown,
+)
 from ..metrics import REFRESH_OUTCOMES
 from ..oidc import TokenSet
-from .base import BACKOFF, RESULT, TOMBSTONE, BackendUnavailable, CoordinationBackend
+from .base import (
+    BACKOFF,
+    FAULT,
+    RATE,
+    RESULT,
+    TOMBSTONE,
+    BackendUnavailable,
+    CoordinationBackend,
+)
 from .sealed import seal, store_key, unseal
 
 log = logging.getLogger("osapp.claims.refresh")
@@ -37,9 +52,11 @@ class Refreshed:
 
 @dataclass(frozen=True)
 class RefreshUnavailable:
-    """Transient: issuer down, backing off, lock wait timed out, backend unreachable.
+    """The session is kept, no new tokens: issuer down, backing off, lock wait timed out,
+    backend unreachable, rate limited, or a settings fault (`misconfigured`, DESIGN §6).
 
-    `kind` is the metric label: transient, backoff, lock_timeout or backend_unavailable.
+    `kind` is the metric label: transient, backoff, lock_timeout, backend_unavailable,
+    rate_limited or misconfigured.
     """
 
     reason: str
@@ -48,7 +65,8 @@ class RefreshUnavailable:
 
 @dataclass(frozen=True)
 class RefreshRejected:
-    """The issuer refused the grant (`invalid_grant`): the session is over."""
+    """The session is over: the issuer refused the grant (`invalid_grant`), or the chain
+    belongs to another subject (`subject_mismatch`)."""
 
     error: str
 
@@ -70,11 +88,34 @@ class CoordinatorSettings:
     max_attempts: int = 3
     retry_base_seconds: float = 0.25
     poll_interval_seconds: float = 0.02
+    # DESIGN §6: refresh attempts per subject, across every worker and host of the backend.
+    rate_limit_attempts: int = 10
+    rate_limit_window_seconds: float = 60.0
+    # Names the settings a settings fault was seen with: a fault recorded by a process with
+    # other settings (before the operator fixed them) neither blocks nor fails this one.
+    config_fingerprint: str = ""
 
 
-def _tokens_payload(tokens: TokenSet) -> dict:
+@dataclass(frozen=True)
+class IssuerFault:
+    """A settings fault some worker saw at the token endpoint (for /readyz)."""
+
+    reason: str
+    setting: str
+    seen_at: float
+
+
+FAULT_KEY = hashlib.sha256(b"osapp.claims issuer fault").hexdigest()
+
+
+def subject_key(subject: str) -> str:
+    return hashlib.sha256(b"sub\0" + subject.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _tokens_payload(tokens: TokenSet, subject: str) -> dict:
     return {
         "status": "ok",
+        "sub": subject,
         "access_token": tokens.access_token,
         "refresh_token": tokens.refresh_token,
         "id_token": tokens.id_token,
@@ -99,8 +140,10 @@ class RefreshCoordinator:
 
     # -- reading what is known ----------------------------------------------------------
 
-    async def _known(self, refresh_token: str) -> RefreshOutcome | None:
-        """Follow the chain from `refresh_token`: the outcome already decided, or None."""
+    async def _known(self, refresh_token: str, subject: str) -> RefreshOutcome | None:
+        """Follow the chain from `refresh_token`: the outcome already decided, or None.
+
+        DESIGN §6: the chain is followed only for the subject it was stored for."""
         current, head = refresh_token, None
         for _ in range(MAX_CHAIN_HOPS):
             key = store_key(current)
@@ -110,6 +153,9 @@ class RefreshCoordinator:
             payload = unseal(current, blob) if blob is not None else None
             if payload is None:
                 break
+            if payload.get("sub") != subject:
+                log.warning("refresh chain refused reason='stored for another subject'")
+                return RefreshRejected("subject_mismatch")
             if payload.get("status") == "rejected":
                 return RefreshRejected(str(payload.get("error", "invalid_grant")))
             head = TokenSet(
@@ -122,39 +168,51 @@ class RefreshCoordinator:
                 break
             current = head.refresh_token
         if head is None:
-            if await self.backend.get(store_key(refresh_token), BACKOFF) is not None:
-                return RefreshUnavailable("backing off after a transient failure", "backoff")
+            backoff = await self.backend.get(store_key(refresh_token), BACKOFF)
+            if backoff is not None and self._backoff_applies(backoff):
+                return RefreshUnavailable("backing off after a failure", "backoff")
             return None
         return Refreshed(head, "chained")
 
     # -- refreshing ---------------------------------------------------------------------------
 
-    async def refresh(self, refresh_token: str) -> RefreshOutcome:
-        """The newest token set for this session, presenting the token at most once."""
+    def _backoff_applies(self, value: bytes) -> bool:
+        # A backoff left by a settings fault binds only processes with those same settings.
+        if value.startswith(b"cfg:"):
+            return value[4:].decode("ascii", "replace") == self.settings.config_fingerprint
+        return True
+
+    async def refresh(self, refresh_token: str, subject: str) -> RefreshOutcome:
+        """The newest token set for `subject`'s session, presenting the token at most once."""
         try:
-            outcome = await self._refresh(refresh_token)
+            outcome = await self._refresh(refresh_token, subject)
         except BackendUnavailable as exc:
             log.warning("refresh outcome=backend_unavailable reason=%s", exc)
             outcome = RefreshUnavailable(f"coordination backend unavailable: {exc}", "backend_unavailable")
             REFRESH_OUTCOMES.labels(outcome.kind).inc()
         return outcome
 
-    async def _refresh(self, refresh_token: str) -> RefreshOutcome:
+    async def _refresh(self, refresh_token: str, subject: str) -> RefreshOutcome:
         key = store_key(refresh_token)
         started = time.monotonic()
         waited = False
         while True:
-            known = await self._known(refresh_token)
+            known = await self._known(refresh_token, subject)
             if known is not None:
                 return self._record(_as_waiter(known) if waited else known, key)
             lock = await self.backend.try_lock(key, self.settings.lock_wait_seconds + 5)
             if lock is not None:
                 try:
                     # Double-check under the lock: the previous holder may have just finished.
-                    known = await self._known(refresh_token)
+                    known = await self._known(refresh_token, subject)
                     if known is not None:
                         return self._record(_as_waiter(known) if waited else known, key)
-                    return self._record(await self._win(refresh_token, key, started), key)
+                    if not await self._within_rate_limit(subject):
+                        return self._record(
+                            RefreshUnavailable("too many refresh attempts for this subject", "rate_limited"),
+                            key,
+                        )
+                    return self._record(await self._win(refresh_token, subject, key, started), key)
                 finally:
                     await self.backend.unlock(lock)
             if time.monotonic() - started >= self.settings.lock_wait_seconds:
@@ -165,8 +223,33 @@ class RefreshCoordinator:
             waited = True
             await asyncio.sleep(self.settings.poll_interval_seconds)
 
-    async def _win(self, refresh_token: str, key: str, started: float) -> RefreshOutcome:
-        """Present the token (retrying transient failures), store and return the outcome."""
+    async def _within_rate_limit(self, subject: str) -> bool:
+        """Count one attempt for `subject`; False past the limit (fixed window, DESIGN §6).
+
+        Read-then-write, not atomic: racing workers may each count the same slot, so the
+        bound can be exceeded by the number of concurrent distinct refresh tokens of one
+        subject — never by one token, which holds the single-flight lock here."""
+        settings = self.settings
+        key = subject_key(subject)
+        now = time.time()
+        count, window_start = 0, now
+        raw = await self.backend.get(key, RATE)
+        if raw:
+            try:
+                stored_count, stored_start = json.loads(raw)
+                if now - float(stored_start) < settings.rate_limit_window_seconds:
+                    count, window_start = int(stored_count), float(stored_start)
+            except (ValueError, TypeError):
+                pass
+        if count >= settings.rate_limit_attempts:
+            log.warning("refresh refused reason='rate limited' attempts=%d", count)
+            return False
+        ttl = max(0.001, settings.rate_limit_window_seconds - (now - window_start))
+        await self.backend.put(key, RATE, json.dumps([count + 1, window_start]).encode(), ttl)
+        return True
+
+    async def _win(self, refresh_token: str, subject: str, key: str, started: float) -> RefreshOutcome:
+        """Present the token (retrying what cannot have consumed it), store the outcome."""
         settings = self.settings
         attempt = 0
         while True:
@@ -174,16 +257,29 @@ class RefreshCoordinator:
             try:
                 tokens = await asyncio.to_thread(self._present, refresh_token)
                 break
-            except IssuerRejected as exc:
-                # RFC 6749 §5.2: an error answer is final for this token; never retried.
+            except GrantRejected as exc:
+                # RFC 6749 §5.2: invalid_grant is final for this token; never retried.
                 await self.backend.put(
-                    key, RESULT, seal(refresh_token, {"status": "rejected", "error": exc.error}),
+                    key,
+                    RESULT,
+                    seal(refresh_token, {"status": "rejected", "error": exc.error, "sub": subject}),
                     settings.grace_seconds,
                 )
                 if await self.backend.get(key, TOMBSTONE) is not None:
                     return SignedOut()  # the logout's revocation is why it was refused
                 return RefreshRejected(exc.error)
-            except IssuerUnavailable as exc:
+            except IssuerMisconfigured as exc:
+                # DESIGN §6: osapp's settings, not this session: keep it, say what to fix.
+                log.error("refresh failed: settings fault, check %s reason=%s", exc.setting, exc)
+                await self._record_fault(IssuerFault(str(exc), exc.setting, time.time()))
+                marker = b"cfg:" + settings.config_fingerprint.encode("ascii", "replace")
+                await self.backend.put(key, BACKOFF, marker, settings.backoff_seconds)
+                return RefreshUnavailable(f"settings fault, check {exc.setting}", "misconfigured")
+            except IssuerOutcomeUnknown as exc:
+                # The token may have been consumed: no tight retry, the normal backoff.
+                await self.backend.put(key, BACKOFF, b"1", settings.backoff_seconds)
+                return RefreshUnavailable(str(exc))
+            except IssuerNotReached as exc:
                 delay = settings.retry_base_seconds * 2 ** (attempt - 1) * (0.5 + random.random())
                 elapsed = time.monotonic() - started
                 budget_left = settings.lock_wait_seconds - elapsed - delay
@@ -195,13 +291,40 @@ class RefreshCoordinator:
         if tokens.refresh_token is None:
             # DESIGN §6: a response without refresh_token keeps the one we have (no downgrade).
             tokens = replace(tokens, refresh_token=refresh_token)
-        await self.backend.put(key, RESULT, seal(refresh_token, _tokens_payload(tokens)), settings.grace_seconds)
+        await self.backend.put(
+            key, RESULT, seal(refresh_token, _tokens_payload(tokens, subject)), settings.grace_seconds
+        )
+        await self._clear_fault()
         # Logout wins: checked after storing, so either this sees the tombstone or the
         # logout's chain walk sees the stored result and revokes the new token itself.
         if await self.backend.get(key, TOMBSTONE) is not None:
             await asyncio.to_thread(self._revoke_quietly, tokens.refresh_token)
             return SignedOut()
         return Refreshed(tokens, "winner")
+
+    # -- settings faults (DESIGN §6: /readyz reports them; a fixed setting clears them) -------
+
+    async def _record_fault(self, fault: IssuerFault) -> None:
+        value = {"reason": fault.reason, "setting": fault.setting, "seen_at": fault.seen_at,
+                 "config": self.settings.config_fingerprint}
+        await self.backend.put(FAULT_KEY, FAULT, json.dumps(value).encode(), 3600)
+
+    async def _clear_fault(self) -> None:
+        if await self.backend.get(FAULT_KEY, FAULT):
+            await self.backend.put(FAULT_KEY, FAULT, b"", 1)
+
+    async def issuer_fault(self) -> IssuerFault | None:
+        """The settings fault seen with this process's settings, or None."""
+        raw = await self.backend.get(FAULT_KEY, FAULT)
+        if not raw:
+            return None
+        try:
+            value = json.loads(raw)
+            if value.get("config") != self.settings.config_fingerprint:
+                return None  # seen with other settings: the operator has changed them since
+            return IssuerFault(str(value["reason"]), str(value["setting"]), float(value["seen_at"]))
+        except (ValueError, KeyError, TypeError, AttributeError):
+            return None
 
     def _record(self, outcome: RefreshOutcome, key: str) -> RefreshOutcome:
         label = _label(outcome)
