@@ -39,3 +39,4 @@ test-postgres: install browser
 
 lint: install
 	$(BIN)/ruff check osapp tests bench
+	$(BIN)/mypy

@@ -10,13 +10,12 @@ import base64
 import binascii
 import functools
 import json
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.ciphers.aead import AESGCMSIV
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
@@ -55,7 +54,10 @@ def _cookie_names(secure: bool) -> CookieNames:
 
 REFRESH_COOKIE_INFO = b"osapp.claims refresh cookie v1"
 REFRESH_COOKIE_VERSION = "r1."
-NONCE_BYTES = 12
+# AES-GCM-SIV (RFC 8452) under a fixed nonce is deterministic encryption: one binding always
+# seals to one cookie value, so the concurrent requests of a rotation all set the same bytes.
+# It reveals only that two cookies hold the same binding; nothing about their content.
+SEAL_NONCE = bytes(12)
 
 
 @dataclass(frozen=True)
@@ -69,21 +71,20 @@ class RefreshBinding:
 
 
 @functools.lru_cache(maxsize=4)
-def _refresh_cookie_aead(secret_key: str) -> AESGCM:
+def _refresh_cookie_aead(secret_key: str) -> AESGCMSIV:
     # HKDF (RFC 5869) from SECRET_KEY: rotating SECRET_KEY ends refreshes, never leaks them.
     hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=REFRESH_COOKIE_INFO)
-    return AESGCM(hkdf.derive(secret_key.encode("utf-8", "surrogatepass")))
+    return AESGCMSIV(hkdf.derive(secret_key.encode("utf-8", "surrogatepass")))
 
 
 def seal_refresh_cookie(binding: RefreshBinding) -> str:
-    """AES-GCM over the token and its `sub`/`sid`: unreadable and unforgeable without
+    """AES-GCM-SIV over the token and its `sub`/`sid`: unreadable and unforgeable without
     SECRET_KEY, so a random or foreign value never reaches the issuer."""
-    nonce = os.urandom(NONCE_BYTES)
     plaintext = json.dumps(
         {"rt": binding.refresh_token, "sub": binding.subject, "sid": binding.session_id},
         separators=(",", ":"),
     ).encode()
-    sealed = nonce + _refresh_cookie_aead(settings.SECRET_KEY).encrypt(nonce, plaintext, REFRESH_COOKIE_INFO)
+    sealed = _refresh_cookie_aead(settings.SECRET_KEY).encrypt(SEAL_NONCE, plaintext, REFRESH_COOKIE_INFO)
     return REFRESH_COOKIE_VERSION + base64.urlsafe_b64encode(sealed).decode().rstrip("=")
 
 
@@ -94,11 +95,7 @@ def open_refresh_cookie(value: str | None) -> RefreshBinding | None:
     body = value[len(REFRESH_COOKIE_VERSION) :]
     try:
         raw = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
-        if len(raw) <= NONCE_BYTES:
-            return None
-        plaintext = _refresh_cookie_aead(settings.SECRET_KEY).decrypt(
-            raw[:NONCE_BYTES], raw[NONCE_BYTES:], REFRESH_COOKIE_INFO
-        )
+        plaintext = _refresh_cookie_aead(settings.SECRET_KEY).decrypt(SEAL_NONCE, raw, REFRESH_COOKIE_INFO)
         payload = json.loads(plaintext)
     except (InvalidTag, ValueError, binascii.Error):
         return None

@@ -75,7 +75,7 @@ def parse_key(jwk: Any) -> VerificationKey | None:
     kty = jwk.get("kty")
     if kty == "oct":
         raise JwksError(f"key {kid!r} is symmetric (kty 'oct'); only public keys are accepted")
-    if kty not in ALGORITHMS_BY_KTY:
+    if not isinstance(kty, str) or kty not in ALGORITHMS_BY_KTY:
         raise JwksError(f"key {kid!r} has unsupported kty {kty!r}")
     present_private = [m for m in PRIVATE_MEMBERS if m in jwk]
     if present_private:

@@ -9,6 +9,7 @@ This is the only adapter that may refresh (DESIGN §5).
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import cast
 
 from asgiref.sync import async_to_sync, iscoroutinefunction, markcoroutinefunction
 from django.contrib.auth.models import AnonymousUser
@@ -46,13 +47,13 @@ class ClaimsSessionMiddleware:
         if self._async:
             markcoroutinefunction(self)
 
-    def __call__(self, request: HttpRequest):  # type: ignore[no-untyped-def]
+    def __call__(self, request: HttpRequest) -> HttpResponse | Awaitable[HttpResponse]:
         if self._async:
             return self.__acall__(request)
         auth = attach(request, get_verifier().authenticate(*_tokens(request)))
         if _wants_renewal(request, auth):
             async_to_sync(renew_if_needed)(request, auth)
-        response = self.get_response(request)
+        response = cast(HttpResponse, self.get_response(request))  # sync chain: not awaitable
         if request.claims_cookie_change is not None:  # type: ignore[attr-defined]
             async_to_sync(write_session_cookies)(request, response)
         return response

@@ -134,7 +134,7 @@ def principal_from_claims(
             id=_text(o.get("id"), "org id"),
             slug=_text(o.get("slug"), "org slug"),
             name=_text(o.get("name"), "org name"),
-            role=o.get("role") if o.get("role") in ROLES else "member",
+            role=str(o["role"]) if o.get("role") in ROLES else "member",
         )
         for o in _list_of_objects(claims.get(orgs_claim), orgs_claim, MAX_ORGS)
     )

@@ -35,7 +35,7 @@ from .refresh import (
     SignedOut,
     get_coordinator,
 )
-from .verifier import Authentication, get_verifier, log_expired_rejection
+from .verifier import Authentication, Verifier, get_verifier, log_expired_rejection
 
 log = logging.getLogger("osapp.claims.renewal")
 
@@ -119,7 +119,7 @@ def _adopt(request: HttpRequest, principal: Principal, tokens: TokenSet) -> None
     )
 
 
-async def _verified_for(verifier, tokens: TokenSet, subject: str) -> Authentication:  # type: ignore[no-untyped-def]
+async def _verified_for(verifier: Verifier, tokens: TokenSet, subject: str) -> Authentication:
     """The refreshed tokens' Authentication; refused when they name another subject."""
     fresh = await verifier.aauthenticate(tokens.access_token, tokens.id_token)
     if fresh.principal is not None and fresh.principal.user_id != subject:
@@ -130,7 +130,7 @@ async def _verified_for(verifier, tokens: TokenSet, subject: str) -> Authenticat
 
 def _become_anonymous(request: HttpRequest) -> None:
     request.principal = None  # type: ignore[attr-defined]
-    request.user = AnonymousUser()  # type: ignore[assignment]
+    request.user = AnonymousUser()
 
 
 async def renew_if_needed(request: HttpRequest, auth: Authentication) -> None:
@@ -150,7 +150,7 @@ async def renew_if_needed(request: HttpRequest, auth: Authentication) -> None:
     if isinstance(outcome, Refreshed) and outcome.tokens.refresh_token not in (None, refresh_token):
         fresh = await _verified_for(verifier, outcome.tokens, subject)
         if fresh.principal is None or fresh.principal.expires_at - verifier.clock() <= verifier.config.refresh_skew_seconds:
-            outcome = await coordinator.refresh(outcome.tokens.refresh_token, subject)  # type: ignore[arg-type]
+            outcome = await coordinator.refresh(outcome.tokens.refresh_token, subject)
     if isinstance(outcome, Refreshed):
         fresh = await _verified_for(verifier, outcome.tokens, subject)
         if fresh.principal is not None:

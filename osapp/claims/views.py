@@ -220,7 +220,7 @@ def logout(request: HttpRequest) -> HttpResponse:
         target = f"{end_session}?{urlencode(params)}"
     response = HttpResponseRedirect(target)
     clear_token_cookies(response, request, config)
-    log.info("signed out sub=%s", getattr(request.principal, "user_id", None))
+    log.info("signed out sub=%s", getattr(getattr(request, "principal", None), "user_id", None))
     return response
 
 

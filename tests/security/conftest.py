@@ -23,7 +23,7 @@ def fake_issuer(claims_env):
     reset_coordinator()
 
 
-def pytest_terminal_summary(terminalreporter) -> None:  # noqa: ANN001 - pytest hook
+def pytest_terminal_summary(terminalreporter) -> None:
     """Print how many hostile-token cases ran, whatever the verbosity."""
     for label, marker in (("access-token matrix", MATRIX_TEST), ("callback matrix", CALLBACK_TEST)):
         outcomes = {

@@ -7,6 +7,7 @@ are in tests/integration/test_refresh_faults.py.
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 
@@ -14,7 +15,7 @@ import httpx
 import pytest
 from django.test import Client
 
-from osapp.claims.cookies import open_refresh_cookie
+from osapp.claims.cookies import RefreshBinding, open_refresh_cookie, seal_refresh_cookie
 from tests.security.helpers import token_response
 from tests.support import tokens
 
@@ -30,6 +31,27 @@ def client_with(access_token: str, refresh_cookie: str) -> Client:
     client.cookies["osapp_at"] = access_token
     client.cookies["osapp_rt"] = refresh_cookie
     return client
+
+
+def test_the_seal_is_deterministic_and_tamper_evident():
+    # Concurrent requests of one rotation must set byte-identical cookies (one value per
+    # binding); any other binding, any flipped byte or another SECRET_KEY opens to nothing.
+    binding = RefreshBinding("rt-1", "42", "sid-1")
+    sealed = seal_refresh_cookie(binding)
+    assert seal_refresh_cookie(RefreshBinding("rt-1", "42", "sid-1")) == sealed
+    assert open_refresh_cookie(sealed) == binding
+    others = {seal_refresh_cookie(RefreshBinding(*b)) for b in (("rt-2", "42", "sid-1"), ("rt-1", "43", "sid-1"),
+                                                                ("rt-1", "42", None))}
+    assert sealed not in others and len(others) == 3
+    assert "rt-1" not in sealed
+    raw = base64.urlsafe_b64decode(sealed[3:] + "=" * (-len(sealed[3:]) % 4))
+    flipped = [raw[:i] + bytes([raw[i] ^ 1]) + raw[i + 1:] for i in range(len(raw))]
+    opened = [open_refresh_cookie("r1." + base64.urlsafe_b64encode(v).decode().rstrip("=")) for v in flipped]
+    assert opened == [None] * len(raw)
+    from django.test import override_settings
+
+    with override_settings(SECRET_KEY="another-key"):
+        assert open_refresh_cookie(sealed) is None
 
 
 def test_a_genuine_expired_token_with_random_refresh_cookies_costs_no_issuer_call_and_no_file(

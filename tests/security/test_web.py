@@ -437,7 +437,7 @@ class InlineCode(HTMLParser):
         self.found: list[str] = []
         self._in_script = False
 
-    def handle_starttag(self, tag, attrs):  # noqa: ANN001
+    def handle_starttag(self, tag, attrs):
         attributes = dict(attrs)
         for name, value in attrs:
             if name.startswith("on"):
@@ -451,11 +451,11 @@ class InlineCode(HTMLParser):
         if tag == "script" and not attributes.get("src") and attributes.get("type") not in self.DATA_BLOCKS:
             self._in_script = True
 
-    def handle_data(self, data):  # noqa: ANN001
+    def handle_data(self, data):
         if self._in_script and data.strip():
             self.found.append(f"inline <script>: {data.strip()[:40]!r}")
 
-    def handle_endtag(self, tag):  # noqa: ANN001
+    def handle_endtag(self, tag):
         if tag == "script":
             self._in_script = False
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from ..config import ClaimsConfig, get_config
 from ..singleton import process_singleton
@@ -36,7 +37,7 @@ __all__ = [
 ]
 
 
-def build_backend(config: ClaimsConfig) -> CoordinationBackend:
+def build_backend(config: ClaimsConfig) -> CoordinationBackend[Any]:
     if config.refresh_backend == "local":
         from .local import LocalBackend
 

@@ -6,7 +6,7 @@ the coordinator's job (async polling), so no backend ever blocks the event loop.
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 # What is stored per refresh-token key.
 RESULT = "result"  # sealed outcome of presenting the token (new tokens, or rejected)
@@ -25,14 +25,19 @@ class Lock(Protocol):
     key: str
 
 
-class CoordinationBackend(Protocol):
+LockT = TypeVar("LockT", bound=Lock)
+
+
+class CoordinationBackend(Protocol[LockT]):
+    """Generic in its lock type: `unlock` takes exactly what this backend's `try_lock` gave."""
+
     name: str
 
-    async def try_lock(self, key: str, ttl_seconds: float) -> Lock | None:
+    async def try_lock(self, key: str, ttl_seconds: float) -> LockT | None:
         """Take the lock for `key` if nobody holds it; never waits."""
         ...
 
-    async def unlock(self, lock: Lock) -> None:
+    async def unlock(self, lock: LockT) -> None:
         """Release a lock this caller holds (and only if it still holds it)."""
         ...
 

@@ -164,8 +164,8 @@ class RefreshCoordinator:
                 id_token=payload.get("id_token"),
                 expires_in=payload.get("expires_in"),
             )
-            if head.refresh_token == current:  # the issuer kept the token: end of chain
-                break
+            if head.refresh_token is None or head.refresh_token == current:
+                break  # the issuer kept the token: end of chain
             current = head.refresh_token
         if head is None:
             backoff = await self.backend.get(store_key(refresh_token), BACKOFF)

@@ -61,7 +61,7 @@ class FileBackend:
                 return FileLock(key, fd)
             os.close(fd)
 
-    async def unlock(self, lock: FileLock) -> None:  # type: ignore[override]
+    async def unlock(self, lock: FileLock) -> None:
         try:
             fcntl.flock(lock.fd, fcntl.LOCK_UN)
         finally:

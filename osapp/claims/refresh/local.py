@@ -32,7 +32,7 @@ class LocalBackend:
             self._locks[key] = (owner, now + ttl_seconds)
             return LocalLock(key, owner)
 
-    async def unlock(self, lock: LocalLock) -> None:  # type: ignore[override]
+    async def unlock(self, lock: LocalLock) -> None:
         with self._guard:
             held = self._locks.get(lock.key)
             if held is not None and held[0] == lock.owner:

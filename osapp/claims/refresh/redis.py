@@ -62,7 +62,7 @@ class RedisBackend:
             raise BackendUnavailable(f"redis: {type(exc).__name__}") from None
         return RedisLock(key, owner) if taken else None
 
-    async def unlock(self, lock: RedisLock) -> None:  # type: ignore[override]
+    async def unlock(self, lock: RedisLock) -> None:
         try:
             await self._client().eval(RELEASE_IF_OWNER, 1, f"{PREFIX}{lock.key}:lock", lock.owner)
         except RedisError as exc:
@@ -70,7 +70,8 @@ class RedisBackend:
 
     async def get(self, key: str, kind: str) -> bytes | None:
         try:
-            return await self._client().get(f"{PREFIX}{key}:{kind}")
+            value = await self._client().get(f"{PREFIX}{key}:{kind}")
+            return value.encode() if isinstance(value, str) else value
         except RedisError as exc:
             raise BackendUnavailable(f"redis: {type(exc).__name__}") from None
 
