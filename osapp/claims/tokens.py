@@ -27,6 +27,7 @@ MAX_HEADER_BYTES = 2048
 REQUIRED_CLAIMS = ["exp", "iat", "iss", "sub", "aud"]
 # RFC 9068 §2.1 asks for `at+jwt`; plain `JWT` (or no typ) is accepted from issuers that predate it.
 ACCESS_TOKEN_TYPES = {None, "jwt", "at+jwt", "application/at+jwt"}
+TYPED_ACCESS_TOKEN = {"at+jwt", "application/at+jwt"}
 ID_TOKEN_TYPES = {None, "jwt"}
 # Past 9999-12-31 a NumericDate is refused: a huge integer would overflow float conversion
 # (an OverflowError, not TokenInvalid) and no real token lives that long.
@@ -180,13 +181,31 @@ def verify_access_claims(
     token: str, keys: KeySet, policy: VerifyPolicy, *, now: float, allow_fetch: bool = True
 ) -> dict[str, Any]:
     """A verified access token's claims. Raises TokenExpired / TokenInvalid."""
-    claims = verify_jwt(
-        token, keys, policy, now=now, audience=policy.audience, allowed_types=ACCESS_TOKEN_TYPES,
-        allow_fetch=allow_fetch,
-    )
+    try:
+        claims = verify_jwt(
+            token, keys, policy, now=now, audience=policy.audience, allowed_types=ACCESS_TOKEN_TYPES,
+            allow_fetch=allow_fetch,
+        )
+    except TokenExpired as expired:
+        # An expired token still has to be an access token (it may be presented for refresh).
+        _check_access_slot(expired.claims, read_header(token, policy.max_token_bytes).get("typ"))
+        raise
+    _check_access_slot(claims, read_header(token, policy.max_token_bytes).get("typ"))
+    return claims
+
+
+def _check_access_slot(claims: Mapping[str, Any], typ: object) -> None:
+    """Only an access token sits in the access-token slot (RFC 9068 §2.1, §2.2).
+
+    `at+jwt` says so by itself; an untyped or plain `JWT` token must carry what an access
+    token has and an ID token lacks (`client_id` or `scope`), so an ID token whose `aud` is
+    our client id is refused even when it has no `nonce` or `at_hash`."""
     if any(name in claims for name in ID_TOKEN_ONLY_CLAIMS):
         raise TokenInvalid("an ID token is not an access token")
-    return claims
+    if isinstance(typ, str) and typ.lower() in TYPED_ACCESS_TOKEN:
+        return
+    if not any(isinstance(claims.get(name), str) for name in ("client_id", "scope")):
+        raise TokenInvalid("untyped token without 'client_id' or 'scope' is not an access token")
 
 
 def verify_access_token(token: str, keys: KeySet, policy: VerifyPolicy, *, now: float) -> Principal:

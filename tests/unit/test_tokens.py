@@ -191,3 +191,40 @@ def test_async_callers_learn_a_fetch_is_needed_instead_of_blocking():
     assert keys.get("kid-main", "RS256").kid == "kid-main"  # the (threaded) retry fetches once
     assert keys.get("kid-other", "RS256", fetch=False) is None  # not due again: plain unknown
     assert calls == [1]
+
+
+# Issue 9.7: an ID token whose `aud` is our client id, with no `nonce` or `at_hash`, must not
+# pass for an access token when the access audience is the client id too.
+SAME_AUDIENCE = VerifyPolicy(issuer=tokens.ISSUER, audience=tokens.CLIENT_ID, client_id=tokens.CLIENT_ID)
+
+
+def id_token_shaped(**overrides):
+    claims = tokens.access_claims(aud=tokens.CLIENT_ID, **overrides)
+    claims.pop("client_id")
+    claims.pop("scope")
+    return claims
+
+
+@pytest.mark.parametrize("typ", ["JWT", "jwt", None])
+def test_untyped_token_without_client_id_or_scope_is_not_an_access_token(keys, typ):
+    headers = {"typ": None} if typ is None else {}
+    token = tokens.sign(id_token_shaped(), typ=typ or "JWT", headers=headers)
+    with pytest.raises(TokenInvalid, match="client_id' or 'scope"):
+        verify_access_token(token, keys, SAME_AUDIENCE, now=time.time())
+
+
+def test_an_expired_id_token_in_the_access_slot_is_invalid_not_expired(keys):
+    now = int(time.time())
+    token = tokens.sign(id_token_shaped(iat=now - 700, exp=now - 100), typ="JWT")
+    with pytest.raises(TokenInvalid) as caught:
+        verify_access_token(token, keys, SAME_AUDIENCE, now=time.time())
+    assert not isinstance(caught.value, TokenExpired)
+
+
+@pytest.mark.parametrize(
+    ("typ", "claims"),
+    [("at+jwt", {}), ("JWT", {"scope": "openid"}), ("JWT", {"client_id": tokens.CLIENT_ID})],
+)
+def test_typed_or_rfc9068_shaped_tokens_are_access_tokens(keys, typ, claims):
+    token = tokens.sign({**id_token_shaped(), **claims}, typ=typ)
+    assert verify_access_token(token, keys, SAME_AUDIENCE, now=time.time()).user_id == "42"
