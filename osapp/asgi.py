@@ -9,15 +9,14 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "osapp.settings")
 django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402 - after Django setup
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
-from osapp.claims.websocket import ClaimsWebSocketMiddleware  # noqa: E402
+from osapp.claims.websocket import ClaimsWebSocketMiddleware, SameOriginValidator  # noqa: E402
 from osapp.workspace.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": AllowedHostsOriginValidator(
+        "websocket": SameOriginValidator(
             ClaimsWebSocketMiddleware(URLRouter(websocket_urlpatterns))
         ),
     }

@@ -65,9 +65,14 @@ def test_socket_opened_from_a_foreign_origin_is_refused(osapp):
     with new_browser() as browser:
         sign_in(browser, osapp.url, "bob", "bob-pass")
         cookies = session_cookies(browser)
-    with pytest.raises(InvalidStatus) as refused:
-        open_socket(osapp.url, PROJECT_WS, cookies, origin="https://evil.example")
-    assert refused.value.response.status_code == 403
+    port = int(osapp.url.rsplit(":", 1)[1])
+    # Another site, and another port or scheme on our own host (another service there).
+    for origin in ("https://evil.example", f"http://127.0.0.1:{port + 1}", f"https://127.0.0.1:{port}"):
+        with pytest.raises(InvalidStatus) as refused:
+            open_socket(osapp.url, PROJECT_WS, cookies, origin=origin)
+        assert refused.value.response.status_code == 403, origin
+    with open_socket(osapp.url, PROJECT_WS, cookies) as ws:  # our own origin still opens it
+        ws.send('{"type": "ping"}')
 
 
 @pytest.mark.parametrize("broker", ["database-tailer", "channels-redis"])

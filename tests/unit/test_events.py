@@ -61,4 +61,9 @@ def test_events_are_append_only():
 
 def test_websocket_cookies_are_joined_across_split_headers():
     scope = {"headers": [(b"cookie", b"a=1; osapp_at=tok"), (b"Cookie", b"osapp_rt=r; bad cookie; z=2")]}
-    assert cookies_from_scope(scope) == {"a": "1", "osapp_at": "tok", "osapp_rt": "r", "z": "2"}
+    cookies = cookies_from_scope(scope)
+    assert {k: cookies[k] for k in ("a", "osapp_at", "osapp_rt", "z")} == {"a": "1", "osapp_at": "tok", "osapp_rt": "r", "z": "2"}
+    # exactly what a page sees for the same header (Django's parser: "bad cookie" has no name)
+    from django.test import RequestFactory
+
+    assert cookies == RequestFactory().get("/", headers={"Cookie": "a=1; osapp_at=tok; osapp_rt=r; bad cookie; z=2"}).COOKIES
