@@ -17,6 +17,7 @@ import pytest
 
 from tests.support.browser import new_browser, sign_in
 from tests.support.concurrent import parse_set_cookies, session_cookies
+from tests.support.retry import AsyncRetryingTransport, retries
 
 pytestmark = [pytest.mark.integration, pytest.mark.soak]
 
@@ -31,7 +32,8 @@ ACCOUNTS = [
 
 
 async def browse(base: str, cookies: dict[str, str], name: str, project: str, stats: dict, seen: set[str]) -> None:
-    async with httpx.AsyncClient(base_url=base, cookies=cookies, timeout=30, follow_redirects=False) as client:
+    async with httpx.AsyncClient(base_url=base, cookies=cookies, timeout=30, follow_redirects=False,
+                                 transport=AsyncRetryingTransport()) as client:
 
         async def tab() -> None:
             deadline = time.monotonic() + DURATION_SECONDS
@@ -78,6 +80,7 @@ def test_soak_users_with_tabs_never_log_out_and_each_rotation_is_one_grant(start
               for i, (cookies, name, project) in enumerate(sessions))
         )
 
+    retried_before = retries()
     asyncio.run(run_all())
     rotations = sum(len(tokens) - 1 for tokens in seen)
     grants = system.issuer.token_grants("refresh_token", status=200) - grants_before
@@ -85,6 +88,7 @@ def test_soak_users_with_tabs_never_log_out_and_each_rotation_is_one_grant(start
     print(f"\nsoak {DURATION_SECONDS:.0f}s: users={USERS} tabs/user={TABS} page loads={stats['page_loads']} "
           f"rotations={rotations} refresh grants={grants} invalid_grant={invalid_grants} "
           f"logouts={stats['logouts']} errors={len(stats['errors'])} "
+          f"GETs retried on a closed keep-alive connection={retries() - retried_before} "
           f"min rotations/user={min(len(t) - 1 for t in seen)}")
     assert stats["errors"] == []
     assert stats["logouts"] == 0

@@ -6,6 +6,8 @@ import re
 
 import httpx
 
+from tests.support.retry import RetryingTransport
+
 CSRF_INPUT = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 
 
@@ -14,6 +16,7 @@ class SignInFailed(AssertionError):
 
 
 def new_browser(**kwargs) -> httpx.Client:
+    kwargs.setdefault("transport", RetryingTransport())
     return httpx.Client(follow_redirects=True, timeout=30, **kwargs)
 
 
