@@ -24,9 +24,9 @@ _metrics_dir = os.environ.setdefault(
 def on_starting(server):
     # Refuse to serve on a configuration `manage.py check` rejects (a corrupt or missing baked
     # JWKS, a bad variable): every request would fail; better that the deploy does.
-    from osapp.claims.checks import check_claims_config
+    from osapp.claims.checks import serving_errors
 
-    errors = [message for message in check_claims_config() if message.is_serious()]
+    errors = serving_errors()
     if errors:
         for error in errors:
             server.log.error("%s: %s (%s)", error.id, error.msg, error.hint)

@@ -1,4 +1,10 @@
-"""System checks: a wrong setting fails `manage.py check` with an id and the variable's name."""
+"""System checks: a wrong setting fails `manage.py check` with an id and the variable's name.
+
+A missing or corrupt *baked* JWKS file is an error only where it matters (DESIGN §4): the
+server's start-up (gunicorn's `on_starting`, through `serving_errors`) and
+`manage.py check --deploy`. Everywhere else, `migrate` first of all, it is a warning, because
+the deploy order is the operator's and the file may be baked after the migration.
+"""
 
 from __future__ import annotations
 
@@ -7,15 +13,29 @@ from typing import Any
 
 from django.core.checks import CheckMessage, Error, Warning, register
 
-from .config import load_config
+from .config import ClaimsConfig, load_config
 from .keys import JwksError, parse_jwks, read_jwks_file
 
 BAKE_HINT = "Run `python manage.py bake_jwks` (at deploy time) to write it from the issuer."
+DEVELOPMENT_CLIENT_SECRET = "osapp-dev-secret"
 
 
-@register("osapp")
-def check_claims_config(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
-    config = load_config()
+def _baked_file_problem(config: ClaimsConfig) -> tuple[str, str] | None:
+    """(message, id suffix) when OSAPP_JWKS_FILE is named but missing or corrupt."""
+    if config.jwks_inline or config.jwks_file is None:
+        return None
+    if config.jwks_file.exists():
+        try:
+            read_jwks_file(config.jwks_file)
+        except JwksError as exc:
+            return f"OSAPP_JWKS_FILE: {exc}", "002"
+        return None
+    if os.environ.get("OSAPP_JWKS_FILE"):
+        return f"OSAPP_JWKS_FILE: {config.jwks_file} does not exist", "003"
+    return None
+
+
+def claims_problems(config: ClaimsConfig, *, deploy: bool) -> list[CheckMessage]:
     messages: list[CheckMessage] = [
         Error(error.message, hint=f"Fix the environment variable {error.variable}.", id="osapp.E001")
         for error in config.errors
@@ -27,16 +47,15 @@ def check_claims_config(app_configs: Any = None, **kwargs: Any) -> list[CheckMes
             messages.append(
                 Error(f"OSAPP_JWKS: {exc}", hint="Set OSAPP_JWKS to the issuer's public JWKS.", id="osapp.E002")
             )
-    elif config.jwks_file is not None and config.jwks_file.exists():
-        try:
-            read_jwks_file(config.jwks_file)
-        except JwksError as exc:
-            messages.append(Error(f"OSAPP_JWKS_FILE: {exc}", hint=BAKE_HINT, id="osapp.E002"))
-    elif os.environ.get("OSAPP_JWKS_FILE"):
-        messages.append(
-            Error(f"OSAPP_JWKS_FILE: {config.jwks_file} does not exist", hint=BAKE_HINT, id="osapp.E003")
-        )
-    else:
+        return messages
+    problem = _baked_file_problem(config)
+    if problem is not None:
+        message, number = problem
+        if deploy:
+            messages.append(Error(message, hint=BAKE_HINT, id=f"osapp.E{number}"))
+        else:
+            messages.append(Warning(message, hint=BAKE_HINT, id=f"osapp.W{number}"))
+    elif not (config.jwks_file is not None and config.jwks_file.exists()):
         # DESIGN §4: without a baked set, keys come from jwks_uri at runtime (guarded).
         note = " (acceptable for a loopback development issuer)" if config.issuer_is_loopback else ""
         messages.append(
@@ -47,3 +66,40 @@ def check_claims_config(app_configs: Any = None, **kwargs: Any) -> list[CheckMes
             )
         )
     return messages
+
+
+@register("osapp")
+def check_claims_config(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    return claims_problems(load_config(), deploy=False)
+
+
+@register("osapp", deploy=True)
+def check_claims_deploy(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """`check --deploy`: the baked-file problems as errors, and settings only fit for a laptop."""
+    config = load_config()
+    messages: list[CheckMessage] = []
+    problem = _baked_file_problem(config)
+    if problem is not None:
+        messages.append(Error(problem[0], hint=BAKE_HINT, id=f"osapp.E{problem[1]}"))
+    if not config.issuer_is_loopback and config.client_secret == DEVELOPMENT_CLIENT_SECRET:
+        messages.append(
+            Error(
+                "OSAPP_CLIENT_SECRET is the development issuer's secret, with a non-development issuer",
+                hint="Set OSAPP_CLIENT_SECRET to the secret the issuer registered for this client.",
+                id="osapp.E004",
+            )
+        )
+    if not config.base_url:
+        messages.append(
+            Warning(
+                "OSAPP_BASE_URL is not set: the redirect URI and WebSocket origin follow the request's Host",
+                hint="Set OSAPP_BASE_URL to the public URL users open, e.g. https://app.example.com.",
+                id="osapp.W004",
+            )
+        )
+    return messages
+
+
+def serving_errors() -> list[CheckMessage]:
+    """What must stop a server from starting: every check error, baked-file problems included."""
+    return [m for m in claims_problems(load_config(), deploy=True) if m.is_serious()]

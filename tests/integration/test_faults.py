@@ -80,7 +80,7 @@ def test_issuer_key_rotation_keeps_users_signed_in_with_one_jwks_fetch_per_proce
 
 
 @pytest.mark.parametrize("problem", ["corrupt", "missing", "private-key"])
-def test_bad_baked_jwks_fails_check_and_startup_naming_the_file(tmp_path, problem):
+def test_bad_baked_jwks_warns_on_migrate_fails_deploy_check_and_startup_naming_the_file(tmp_path, problem):
     port = free_port()
     env = osapp_env(f"http://127.0.0.1:{free_port()}", tmp_path, port)
     jwks_file = tmp_path / "jwks.json"
@@ -88,13 +88,18 @@ def test_bad_baked_jwks_fails_check_and_startup_naming_the_file(tmp_path, proble
         jwks_file.write_text('{"keys": [')
     elif problem == "private-key":
         jwks_file.write_text(json.dumps({"keys": [{"kty": "RSA", "kid": "k", "n": "AQAB", "e": "AQAB", "d": "AQAB"}]}))
-    check = manage(env, "check", check=False)
-    assert check.returncode != 0 and str(jwks_file) in check.stderr
+    # DESIGN §4: deploy order is the operator's, so `migrate` (and a plain `check`) succeed
+    # with a warning naming the file; `check --deploy` and the server's start-up refuse.
+    migrate = manage(env, "migrate", "--noinput", check=False)
+    assert migrate.returncode == 0, migrate.stderr
+    assert str(jwks_file) in migrate.stderr and "osapp.W00" in migrate.stderr
+    check = manage(env, "check", "--deploy", check=False)
+    assert check.returncode != 0 and str(jwks_file) in check.stderr and "osapp.E00" in check.stderr
     server = subprocess.run(
         [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "--bind", f"127.0.0.1:{port}"],
         cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=60,
     )
-    print(f"\n{problem} JWKS: check exit {check.returncode}; gunicorn exit {server.returncode}: "
+    print(f"\n{problem} JWKS: migrate exit {migrate.returncode}; check --deploy exit {check.returncode}; gunicorn exit {server.returncode}: "
           f"{[line for line in server.stderr.splitlines() if 'osapp.E' in line]}")
     assert server.returncode != 0
     assert str(jwks_file) in server.stderr
