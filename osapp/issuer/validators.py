@@ -39,6 +39,12 @@ class _RotatedMeanwhile(Exception):
 
 
 class IssuerOAuth2Validator(OAuth2Validator):
+    def validate_redirect_uri(self, client_id: str, redirect_uri: str, request: Request, *args: Any, **kwargs: Any) -> bool:
+        # Exactly a registered URI (RFC 6749 §3.1.2.3, OAuth 2.1 §2.3.1). django-oauth-toolkit
+        # applies RFC 8252's loopback rule (any port on a registered 127.0.0.1 callback), meant
+        # for native apps: with it any local process could receive a signed-in user's code.
+        return redirect_uri in request.client.redirect_uris.split()
+
     def get_additional_claims(self) -> dict[str, Callable[[Request], str]]:
         # The request-agnostic form, so discovery's `claims_supported` lists these too.
         return {

@@ -22,6 +22,7 @@ from tests.support.issuer import (
     DEFAULT_CLIENT_ID,
     DEFAULT_CLIENT_SECRET,
     IssuerProcess,
+    LoginFlowError,
     authorization_code_login,
     discover,
     exchange_code,
@@ -211,6 +212,18 @@ def test_revoked_refresh_token_is_unusable(issuer: IssuerProcess) -> None:
 
     assert revoked.status_code == 200
     assert (after.status_code, after.json()["error"]) == (400, "invalid_grant")
+
+
+@pytest.mark.parametrize(
+    "redirect_uri",
+    ["http://127.0.0.1:8001/auth/callback", "http://127.0.0.1/auth/callback", "http://127.0.0.1:8000/auth/callback/x"],
+)
+def test_authorize_redirects_only_to_a_registered_uri_exactly(issuer: IssuerProcess, redirect_uri: str) -> None:
+    # django-oauth-toolkit's RFC 8252 loopback rule accepted any port on a registered
+    # 127.0.0.1 callback: any local process could have received a signed-in user's code.
+    with pytest.raises(LoginFlowError, match=r"authorize \(signed in\): expected a redirect, got 400"):
+        obtain_authorization_code(issuer.url, "alice", "alice-pass", DEFAULT_CLIENT_ID, redirect_uri)
+    assert obtain_authorization_code(issuer.url, "alice", "alice-pass", DEFAULT_CLIENT_ID, REDIRECT_URI).code
 
 
 def test_rp_initiated_logout_redirects_to_the_registered_uri(issuer: IssuerProcess) -> None:
