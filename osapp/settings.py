@@ -17,6 +17,8 @@ from osapp.claims.config import load_config
 BASE_DIR = Path(__file__).resolve().parent.parent
 CLAIMS = load_config()
 STATE_DIR = CLAIMS.state_dir
+# Holds SECRET_KEY, the SQLite database and the refresh coordination: the service's user only.
+STATE_DIR.mkdir(parents=True, exist_ok=True, mode=0o700)
 
 
 def _secret_key() -> str:
@@ -27,7 +29,6 @@ def _secret_key() -> str:
     try:
         return path.read_text().strip()
     except FileNotFoundError:
-        STATE_DIR.mkdir(parents=True, exist_ok=True)
         try:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         except FileExistsError:  # another worker won the race
@@ -108,8 +109,21 @@ TEMPLATES = [
     },
 ]
 
+def _private_sqlite_file(database: dict) -> dict:
+    """SQLite creates its file world-readable (umask); create it 0600 first (an empty file is
+    an empty database, and its -wal/-shm files take the database file's permissions)."""
+    if database["ENGINE"] == "django.db.backends.sqlite3" and database["NAME"] not in ("", ":memory:"):
+        try:
+            os.close(os.open(database["NAME"], os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        except (FileExistsError, FileNotFoundError):
+            pass  # there already, or its directory is not (Django's error will name it)
+    return database
+
+
 DATABASES = {
-    "default": _database(os.environ.get("DATABASE_URL") or f"sqlite:///{STATE_DIR / 'osapp.sqlite3'}")
+    "default": _private_sqlite_file(
+        _database(os.environ.get("DATABASE_URL") or f"sqlite:///{STATE_DIR / 'osapp.sqlite3'}")
+    )
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

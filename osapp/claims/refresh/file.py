@@ -1,21 +1,26 @@
 """`file` backend (the default): `fcntl.flock` per key, values written atomically beside it.
 
 Works across gunicorn workers on one host. A winner that crashes releases its lock with its
-process (the kernel drops flocks of closed descriptors). Values carry their expiry and are
-swept periodically, as are lock files nobody holds.
+process (the kernel drops flocks of closed descriptors); a released lock's file is removed.
+Values carry their expiry and are swept periodically — in a thread, never on the event loop
+(a sweep over 200 000 files takes seconds) — as are lock files a crashed holder left.
 """
 
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
 import struct
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from .base import KINDS, BackendUnavailable
+
+log = logging.getLogger("osapp.claims.refresh")
 
 EXPIRY = struct.Struct("!d")
 SWEEP_INTERVAL_SECONDS = 60.0
@@ -34,7 +39,8 @@ class FileBackend:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
         self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-        self._last_sweep = 0.0
+        self._last_sweep = time.time()  # the first sweep a minute in, then every minute
+        self._sweep_lock = threading.Lock()
 
     def _path(self, key: str, kind: str) -> Path:
         if not key.isalnum():  # keys are hex digests; anything else never reaches the disk
@@ -62,10 +68,19 @@ class FileBackend:
             os.close(fd)
 
     async def unlock(self, lock: FileLock) -> None:
+        # Unlink while still holding the flock, and only our own inode: a try_lock that opened
+        # this file before the unlink sees the inode change and starts over on a new file.
+        path = self._path(lock.key, "lock")
         try:
-            fcntl.flock(lock.fd, fcntl.LOCK_UN)
+            if os.fstat(lock.fd).st_ino == os.stat(path).st_ino:
+                path.unlink()
+        except FileNotFoundError:
+            pass
         finally:
-            os.close(lock.fd)
+            try:
+                fcntl.flock(lock.fd, fcntl.LOCK_UN)
+            finally:
+                os.close(lock.fd)
 
     async def get(self, key: str, kind: str) -> bytes | None:
         try:
@@ -95,10 +110,19 @@ class FileBackend:
 
     def _maybe_sweep(self) -> None:
         now = time.time()
-        if now - self._last_sweep < SWEEP_INTERVAL_SECONDS:
+        if now - self._last_sweep < SWEEP_INTERVAL_SECONDS or not self._sweep_lock.acquire(blocking=False):
             return
         self._last_sweep = now
-        self.sweep(now)
+        # A thread, not the loop's executor: the sync middleware's loops come and go.
+        threading.Thread(target=self._sweep_in_background, args=(now,), name="osapp-state-sweep", daemon=True).start()
+
+    def _sweep_in_background(self, now: float) -> None:
+        try:
+            self.sweep(now)
+        except OSError as exc:
+            log.warning("state dir sweep failed: %s", exc.strerror or exc)
+        finally:
+            self._sweep_lock.release()
 
     def sweep(self, now: float) -> int:
         """Remove expired values, orphaned temp files and unheld old lock files."""
