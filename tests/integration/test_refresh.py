@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import httpx
+import jwt
 import pytest
 
 from tests.support.browser import new_browser, sign_in
@@ -91,18 +92,31 @@ def test_two_instances_on_redis_share_one_refresh(start_system, redis_url):
     assert len(new_refresh_tokens) == 1
 
 
+def access_exp(cookies: dict[str, str]) -> float:
+    return float(jwt.decode(cookies["osapp_at"], options={"verify_signature": False})["exp"])
+
+
+def sleep_until(deadline: float) -> None:
+    time.sleep(max(0.0, deadline - time.time()))
+
+
 def test_previous_refresh_token_after_rotation_gets_newest_tokens_without_issuer_call(start_system):
-    # TTL 100 s, renewed in the last 35 s: the rotation happens at 66 s; 60 s later the old
-    # access token has expired while the newest is still outside the renewal window.
-    system = start_system(access_token_ttl=100, workers=2, env={"OSAPP_REFRESH_SKEW": "35"})
+    # TTL 20 s renewed in the last 8 s, no clock leeway: the rotation happens 12.5 s in; the
+    # old access token then expires, while the newest stays outside the renewal window until
+    # 12 s after the rotation, so the late request falls 8.5 s after it, 4 s from either edge.
+    system = start_system(access_token_ttl=20, workers=2,
+                          env={"OSAPP_REFRESH_SKEW": "8", "OSAPP_CLOCK_LEEWAY": "0"})
     old = signed_in_cookies(system)
-    time.sleep(66)
+    old_exp = access_exp(old)
+    sleep_until(old_exp - 7.5)
     rotated = fire([system.app.url + "/"], old)[0]
     assert rotated.status == 200 and rotated.set_cookies["osapp_rt"] != old["osapp_rt"]
-    time.sleep(60)
+    newest_exp = access_exp({"osapp_at": rotated.set_cookies["osapp_at"]})
+    sleep_until(old_exp + 1)
+    assert time.time() < newest_exp - 8, "the machine was too slow to land inside the window"
     before = len(system.issuer.requests())
     late = fire([system.app.url + "/o/acme/"], old)[0]
-    print(f"\nold refresh token 60 s after rotation: status={late.status}, "
+    print(f"\nold refresh token after rotation, its access token expired: status={late.status}, "
           f"issuer calls={len(system.issuer.requests()) - before}")
     assert late.status == 200 and "Carol Chen" in late.body
     assert late.set_cookies["osapp_rt"] == rotated.set_cookies["osapp_rt"]
