@@ -56,6 +56,7 @@ class ClaimsConfig:
     issuer_timeout_seconds: float
     max_token_bytes: int
     verified_cache_size: int
+    verified_cache_bytes: int
     refresh_max_expired_age_seconds: int = 24 * 3600
     refresh_rate_limit_per_minute: int = 10
     errors: tuple[ConfigError, ...] = field(default=(), compare=False)
@@ -178,6 +179,7 @@ def load_config(env: Mapping[str, str] | None = None) -> ClaimsConfig:
         issuer_timeout_seconds=float(issuer_timeout),
         max_token_bytes=_int(env, "OSAPP_MAX_TOKEN_BYTES", 16384, errors, minimum=1024),
         verified_cache_size=_int(env, "OSAPP_VERIFIED_CACHE_SIZE", 10000, errors, minimum=1),
+        verified_cache_bytes=_int(env, "OSAPP_VERIFIED_CACHE_MB", 64, errors, minimum=1) * 1024 * 1024,
         # DESIGN §6: how long after its `exp` an access token may still lead to a refresh.
         refresh_max_expired_age_seconds=_int(env, "OSAPP_REFRESH_MAX_EXPIRED_AGE", 24 * 3600, errors, minimum=1),
         # DESIGN §6: refresh attempts per subject per minute, across the whole backend.

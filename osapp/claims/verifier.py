@@ -76,7 +76,7 @@ class Verifier:
             orgs_claim=config.orgs_claim,
             projects_claim=config.projects_claim,
         )
-        self.cache = VerifiedClaimsCache(config.verified_cache_size)
+        self.cache = VerifiedClaimsCache(config.verified_cache_size, config.verified_cache_bytes)
         self._keys = keys
         self._keys_lock = threading.Lock()
 
