@@ -141,6 +141,9 @@ CHANNEL_LAYERS = {
 LOGIN_URL = "/auth/login"
 
 # The issuer's project API (the development issuer's; another provider needs an adapter).
+# Unset, the development issuer's path is guessed; `check --deploy` refuses that guess for any
+# other issuer (osapp.E005), where it would 404 at the first project creation.
+OSAPP_PROJECTS_API_GUESSED = not os.environ.get("OSAPP_PROJECTS_API")
 OSAPP_PROJECTS_API = os.environ.get("OSAPP_PROJECTS_API") or f"{CLAIMS.issuer}/api/projects"
 
 LANGUAGE_CODE = "en-us"

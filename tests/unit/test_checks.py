@@ -28,3 +28,14 @@ def test_an_unset_base_url_is_a_deploy_warning(monkeypatch):
     monkeypatch.delenv("OSAPP_BASE_URL", raising=False)
     assert "osapp.W004" in ids(monkeypatch)
     assert "osapp.W004" not in ids(monkeypatch, OSAPP_BASE_URL="https://app.example")
+
+
+@pytest.mark.usefixtures("claims_env")
+def test_the_guessed_projects_api_with_a_real_issuer_is_a_deploy_error(settings):
+    from osapp.workspace.checks import check_projects_api
+
+    settings.OSAPP_PROJECTS_API_GUESSED = True
+    settings.OSAPP_PROJECTS_API = "https://issuer.test/api/projects"
+    assert [m.id for m in check_projects_api()] == ["osapp.E005"]
+    settings.OSAPP_PROJECTS_API_GUESSED = False
+    assert check_projects_api() == []
