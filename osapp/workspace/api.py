@@ -10,8 +10,9 @@ Contract:
   `before` for the next (older) page.
 - Every error has one shape, `{"error": {"code": ..., "message": ...}}`: 400 `invalid` (the
   event text, or a body that is not JSON), 401 `unauthorized` (with `WWW-Authenticate:
-  Bearer`), 403 `csrf_failed`, 404 `not_found`, 422 `invalid` (parameters or JSON fields of
-  the wrong type or out of range), 500 `internal`. `code` is stable; `message` is for people.
+  Bearer`), 403 `csrf_failed`, 404 `not_found`, 413 `too_large` (a body over Django's
+  `DATA_UPLOAD_MAX_MEMORY_SIZE`, 2.5 MB by default), 422 `invalid` (parameters or JSON fields
+  of the wrong type or out of range), 500 `internal`. `code` is stable; `message` is for people.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from __future__ import annotations
 import logging
 from typing import Annotated
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, HttpRequest, HttpResponse
 from ninja import Field, NinjaAPI, Query, Schema, Status, Swagger
 from ninja.errors import AuthenticationError, HttpError, ValidationError
@@ -49,7 +52,9 @@ api = NinjaAPI(
 
 class ErrorDetail(Schema):
     code: str = Field(
-        description="Stable, machine-readable: unauthorized, csrf_failed, not_found, invalid, …"
+        description=(
+            "Stable, machine-readable: unauthorized, csrf_failed, not_found, too_large, invalid, …"
+        )
     )
     message: str = Field(description="For people; may change.")
 
@@ -206,7 +211,7 @@ def events(
 
 @api.post(
     "/orgs/{org}/projects/{project}/events",
-    response={201: EventOut, **errors(400, 401, 403, 404, 422)},
+    response={201: EventOut, **errors(400, 401, 403, 404, 413, 422)},
     summary="Append an event",
 )
 def post_event(request: HttpRequest, org: str, project: str, payload: EventIn) -> Status[dict]:
@@ -223,6 +228,7 @@ CODES_BY_STATUS = {
     403: "forbidden",
     404: "not_found",
     405: "method_not_allowed",
+    413: "too_large",
     422: "invalid",
     429: "throttled",
 }
@@ -259,6 +265,14 @@ def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
 @api.exception_handler(Http404)
 def _not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
     return error_response(request, 404, "not_found", str(exc) or "Not found.")
+
+
+@api.exception_handler(RequestDataTooBig)
+def _too_large(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
+    # Raised when the body is first read (ninja's body parsing, or the CSRF check of a form
+    # post); without this handler the outermost guard below would call it a 500.
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    return error_response(request, 413, "too_large", f"The request body is over {limit} bytes.")
 
 
 @api.exception_handler(ValidationError)
