@@ -12,7 +12,8 @@ Contract:
   event text, or a body that is not JSON), 401 `unauthorized` (with `WWW-Authenticate:
   Bearer`), 403 `csrf_failed`, 404 `not_found`, 413 `too_large` (a body over Django's
   `DATA_UPLOAD_MAX_MEMORY_SIZE`, 2.5 MB by default), 422 `invalid` (parameters or JSON fields
-  of the wrong type or out of range), 500 `internal`. `code` is stable; `message` is for people.
+  of the wrong type or out of range, or a string holding NUL or a lone surrogate such as
+  `"\\ud800"`), 500 `internal`. `code` is stable; `message` is for people.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, HttpRequest, HttpResponse
 from ninja import Field, NinjaAPI, Query, Schema, Status, Swagger
 from ninja.errors import AuthenticationError, HttpError, ValidationError
+from pydantic import field_validator
+from pydantic_core import PydanticCustomError
 
 from osapp.claims.ninja_auth import BearerToken, CookieSession, CsrfRejected
 from osapp.claims.principal import Org, Principal, ProjectRef
@@ -105,7 +108,41 @@ class EventPageOut(Schema):
     )
 
 
-class EventIn(Schema):
+def _unstorable(value: object) -> str | None:
+    """Why a value, or any string inside it, cannot be stored as text; None when it can."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            return "must not contain NUL (U+0000)"  # PostgreSQL text cannot hold it
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            # JSON may escape half of a UTF-16 pair ("\ud800"); it is no character at all.
+            return "must be valid Unicode (no lone surrogates)"
+        return None
+    if isinstance(value, dict):
+        return next(filter(None, map(_unstorable, [*value.keys(), *value.values()])), None)
+    if isinstance(value, list | tuple | set | frozenset):
+        return next(filter(None, map(_unstorable, value)), None)
+    return None
+
+
+class Input(Schema):
+    """The base of every request body: no string anywhere in it holds NUL or a lone surrogate.
+
+    Checked once here for every field, so a new field is covered without a word; the error
+    names the field (422 `invalid`). Nested `Input` models check their own fields.
+    """
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _storable_text(cls, value: object) -> object:
+        problem = _unstorable(value)
+        if problem is not None:
+            raise PydanticCustomError("unstorable_text", problem)
+        return value
+
+
+class EventIn(Input):
     body: str = Field(
         description=f"The event text: not blank, at most {MAX_EVENT_CHARS} characters."
     )

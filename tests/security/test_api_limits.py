@@ -67,3 +67,33 @@ def test_openapi_documents_413_on_the_event_append():
     document = Client().get("/api/openapi.json").json()
     append = document["paths"]["/api/orgs/{org}/projects/{project}/events"]["post"]
     assert "413" in append["responses"]
+
+
+# Strings a database cannot store: NUL and lone surrogates ------------------------------------------
+
+UNSTORABLE = {
+    "nul": b'{"body": "a\\u0000b"}',
+    "lone high surrogate": b'{"body": "\\ud800"}',
+    "lone low surrogate": b'{"body": "x\\udc00y"}',
+    "reversed pair": b'{"body": "\\ude00\\ud83d"}',
+    # Raw bytes too: Python's JSON decoder passes an encoded surrogate through.
+    "encoded surrogate": b'{"body": "\xed\xa0\x80"}',
+}
+
+
+@pytest.mark.parametrize("payload", UNSTORABLE.values(), ids=UNSTORABLE.keys())
+def test_a_string_with_nul_or_a_lone_surrogate_is_422_invalid_naming_the_field(payload, caplog):
+    response = Client().post(EVENTS_API, payload, content_type="application/json", headers=bearer())
+    error = assert_error(response, 422, "invalid")
+    assert error["message"].startswith("body.payload.body: ")
+    assert not Event.objects.exists()
+    assert no_traceback_logged(caplog)
+
+
+def test_a_surrogate_pair_is_a_character_and_is_stored():
+    response = Client().post(
+        EVENTS_API, b'{"body": "ship it \\ud83d\\ude80"}', content_type="application/json",
+        headers=bearer(),
+    )
+    assert response.status_code == 201
+    assert Event.objects.get().body == "ship it \N{ROCKET}"
