@@ -10,7 +10,8 @@ Contract:
   `before` for the next (older) page.
 - Every error has one shape, `{"error": {"code": ..., "message": ...}}`: 400 `invalid` (the
   event text, or a body that is not JSON), 401 `unauthorized` (with `WWW-Authenticate:
-  Bearer`), 403 `csrf_failed`, 404 `not_found`, 413 `too_large` (a body over Django's
+  Bearer`), 403 `csrf_failed`, 404 `not_found` (also any path under /api/ that is no
+  endpoint), 405 `method_not_allowed` (with `Allow`), 413 `too_large` (a body over Django's
   `DATA_UPLOAD_MAX_MEMORY_SIZE`, 2.5 MB by default), 422 `invalid` (parameters or JSON fields
   of the wrong type or out of range, or a string holding NUL or a lone surrogate such as
   `"\\ud800"`), 500 `internal`. `code` is stable; `message` is for people.

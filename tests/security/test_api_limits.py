@@ -97,3 +97,31 @@ def test_a_surrogate_pair_is_a_character_and_is_stored():
     )
     assert response.status_code == 201
     assert Event.objects.get().body == "ship it \N{ROCKET}"
+
+
+# Unknown paths and wrong methods ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "path", ["/api/", "/api/nope", "/api/me/", "/api/orgs/acme/projects/website/events/1"]
+)
+@pytest.mark.parametrize("credentials", ["none", "bearer"])
+def test_an_unknown_api_path_is_404_in_the_error_shape(path, credentials):
+    response = Client().get(path, headers=bearer() if credentials == "bearer" else {})
+    assert_error(response, 404, "not_found")
+
+
+def test_a_cookie_post_to_an_unknown_api_path_is_404_not_the_html_csrf_page():
+    response = signed_in().post("/api/nope", {"body": "x"}, content_type="application/json")
+    assert_error(response, 404, "not_found")
+
+
+@pytest.mark.parametrize(
+    "method, path, allowed",
+    [("delete", "/api/me", {"GET"}), ("put", EVENTS_API, {"GET", "POST"}),
+     ("patch", "/api/orgs", {"GET"})],
+)
+def test_a_wrong_method_is_405_in_the_error_shape_with_allow(method, path, allowed):
+    response = getattr(Client(), method)(path, headers=bearer())
+    assert_error(response, 405, "method_not_allowed")
+    assert {m.strip() for m in response["Allow"].split(",")} == allowed
