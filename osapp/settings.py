@@ -128,6 +128,24 @@ LOGIN_URL = "/auth/login"
 
 # The issuer's project API (the development issuer's; another provider needs an adapter).
 OSAPP_PROJECTS_API = os.environ.get("OSAPP_PROJECTS_API") or f"{CLAIMS.issuer}/api/projects"
+# Event appends per user through the API (osapp.workspace.throttling; checked as osapp.E010).
+OSAPP_EVENT_RATE = os.environ.get("OSAPP_EVENT_RATE") or "60/min"
+
+# Django's cache holds the API's throttle counts: one count across workers and hosts through
+# Redis when it is configured, otherwise each worker process's own memory.
+CACHES = {
+    "default": (
+        {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": CLAIMS.redis_url,
+            "KEY_PREFIX": "osapp",
+            # Seconds: a hung Redis must not hold an append for longer (the throttle fails open).
+            "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
+        }
+        if CLAIMS.redis_url
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

@@ -14,7 +14,9 @@ Contract:
   endpoint), 405 `method_not_allowed` (with `Allow`), 413 `too_large` (a body over Django's
   `DATA_UPLOAD_MAX_MEMORY_SIZE`, 2.5 MB by default), 422 `invalid` (parameters or JSON fields
   of the wrong type or out of range, or a string holding NUL or a lone surrogate such as
-  `"\\ud800"`), 500 `internal`. `code` is stable; `message` is for people.
+  `"\\ud800"`), 429 `throttled` (event appends past `OSAPP_EVENT_RATE` per user, 60 a
+  minute by default; `Retry-After` says when to try again), 500 `internal`. `code` is stable;
+  `message` is for people.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from osapp.claims.principal import Org, Principal, ProjectRef
 
 from .events import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, InvalidEvent, append_event, list_events
 from .models import MAX_EVENT_CHARS
+from .throttling import EventAppendThrottle
 
 log = logging.getLogger("osapp.workspace.api")
 
@@ -57,7 +60,8 @@ api = NinjaAPI(
 class ErrorDetail(Schema):
     code: str = Field(
         description=(
-            "Stable, machine-readable: unauthorized, csrf_failed, not_found, too_large, invalid, …"
+            "Stable, machine-readable: unauthorized, csrf_failed, not_found, too_large, "
+            "invalid, throttled, …"
         )
     )
     message: str = Field(description="For people; may change.")
@@ -249,8 +253,10 @@ def events(
 
 @api.post(
     "/orgs/{org}/projects/{project}/events",
-    response={201: EventOut, **errors(400, 401, 403, 404, 413, 422)},
+    response={201: EventOut, **errors(400, 401, 403, 404, 413, 422, 429)},
     summary="Append an event",
+    description="At most `OSAPP_EVENT_RATE` appends per user (60/min by default); past it, 429.",
+    throttle=EventAppendThrottle(),
 )
 def post_event(request: HttpRequest, org: str, project: str, payload: EventIn) -> Status[dict]:
     membership, project_ref = _project(request, org, project)

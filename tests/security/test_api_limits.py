@@ -7,6 +7,11 @@ able to branch on `error.code` whatever it sent.
 from __future__ import annotations
 
 import logging
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
 
 import pytest
 from django.conf import settings as django_settings
@@ -125,3 +130,105 @@ def test_a_wrong_method_is_405_in_the_error_shape_with_allow(method, path, allow
     response = getattr(Client(), method)(path, headers=bearer())
     assert_error(response, 405, "method_not_allowed")
     assert {m.strip() for m in response["Allow"].split(",")} == allowed
+
+
+# Event appends throttled per user -----------------------------------------------------------------
+
+
+def append(headers: dict[str, str], client: Client | None = None):
+    return (client or Client()).post(
+        EVENTS_API, {"body": "flood"}, content_type="application/json", headers=headers
+    )
+
+
+def test_event_appends_past_the_rate_are_429_throttled_with_retry_after(settings):
+    settings.OSAPP_EVENT_RATE = "3/min"
+    headers = bearer()
+    assert [append(headers).status_code for _ in range(3)] == [201, 201, 201]
+    response = append(headers)
+    assert_error(response, 429, "throttled")
+    assert 1 <= int(response["Retry-After"]) <= 60
+    assert Event.objects.count() == 3
+    # Reading is not an append; the limit is the user's own.
+    assert Client().get(EVENTS_API, headers=headers).status_code == 200
+    other = {"Authorization": f"Bearer {tokens.access_token(sub='43')}"}
+    assert append(other).status_code == 201
+
+
+def test_the_cookie_session_and_bearer_tokens_of_one_user_share_the_count(settings):
+    settings.OSAPP_EVENT_RATE = "2/min"
+    assert append(bearer()).status_code == 201
+    assert append(bearer()).status_code == 201  # a fresh token for the same user
+    client = signed_in()
+    response = append({"X-CSRFToken": csrf_token_of(client)}, client)
+    assert_error(response, 429, "throttled")
+
+
+def test_openapi_documents_429_on_the_event_append():
+    document = Client().get("/api/openapi.json").json()
+    append_operation = document["paths"]["/api/orgs/{org}/projects/{project}/events"]["post"]
+    assert "429" in append_operation["responses"]
+
+
+@pytest.mark.parametrize("rate", ["60/min", "100/5m", "10/s"])
+def test_a_valid_event_rate_passes_the_checks(rate, settings):
+    from osapp.workspace.checks import check_event_rate
+
+    settings.OSAPP_EVENT_RATE = rate
+    assert check_event_rate() == []
+
+
+@pytest.mark.parametrize("rate", ["lots", "0/min", "60/", "-1/min", "60/0"])
+def test_a_bad_event_rate_fails_the_checks_naming_the_variable(rate, settings):
+    from osapp.workspace.checks import check_event_rate
+
+    settings.OSAPP_EVENT_RATE = rate
+    [error] = check_event_rate()
+    assert error.id == "osapp.E010" and "OSAPP_EVENT_RATE" in error.msg
+
+
+def test_a_cache_outage_lets_appends_through_and_says_so(settings, monkeypatch, caplog):
+    from django.core.cache import cache
+
+    def down(*args, **kwargs):
+        raise ConnectionError("cache down")
+
+    settings.OSAPP_EVENT_RATE = "1/min"
+    monkeypatch.setattr(cache, "get", down)
+    assert [append(bearer()).status_code for _ in range(2)] == [201, 201]
+    assert any("event throttle unavailable" in r.getMessage() for r in caplog.records)
+
+
+WORKER_PROBE = """
+import django; django.setup()
+from types import SimpleNamespace
+from django.conf import settings
+from osapp.claims.principal import Principal
+from osapp.workspace.throttling import EventAppendThrottle
+principal = Principal(user_id={user!r}, name="", email="", orgs=(), projects=(),
+                      scopes=frozenset(), expires_at=0)
+print(settings.CACHES["default"]["BACKEND"].rsplit(".", 1)[-1],
+      EventAppendThrottle().allow_request(SimpleNamespace(auth=principal)))
+"""
+
+
+def test_with_redis_the_count_is_shared_by_every_worker(tmp_path):
+    # Each append in its own interpreter, as gunicorn's workers are: one count through Redis.
+    import redis
+
+    url = os.environ.get("OSAPP_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=1).ping()
+    except redis.RedisError as exc:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"Redis must run in CI ({url}): {exc}")
+        pytest.skip(f"Redis not reachable at {url}")
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "osapp.settings", "OSAPP_REDIS_URL": url,
+           "OSAPP_EVENT_RATE": "2/min", "SECRET_KEY": "probe", "OSAPP_STATE_DIR": str(tmp_path)}
+    probe = WORKER_PROBE.format(user=f"probe-{uuid.uuid4()}")
+    answers = [
+        subprocess.run([sys.executable, "-c", probe], env=env, cwd=Path(__file__).parents[2],
+                       capture_output=True, text=True, check=True).stdout.split()
+        for _ in range(3)
+    ]
+    assert answers == [["RedisCache", "True"], ["RedisCache", "True"], ["RedisCache", "False"]]
