@@ -232,3 +232,19 @@ def test_with_redis_the_count_is_shared_by_every_worker(tmp_path):
         for _ in range(3)
     ]
     assert answers == [["RedisCache", "True"], ["RedisCache", "True"], ["RedisCache", "False"]]
+
+
+def test_every_api_request_body_derives_from_input():
+    # The NUL/surrogate check lives on `Input`: a body schema that skipped it would skip the check.
+    from osapp.workspace.api import Input, api
+
+    bodies = [
+        field.annotation
+        for path_view in api.default_router.path_operations.values()
+        for operation in path_view.operations
+        for model in operation.models
+        if model.__ninja_param_source__ == "body"
+        for field in model.model_fields.values()
+    ]
+    assert bodies, "no request bodies found: has ninja's layout changed?"
+    assert all(isinstance(body, type) and issubclass(body, Input) for body in bodies), bodies
