@@ -145,6 +145,24 @@ LOGIN_URL = "/auth/login"
 # other issuer (osapp.E005), where it would 404 at the first project creation.
 OSAPP_PROJECTS_API_GUESSED = not os.environ.get("OSAPP_PROJECTS_API")
 OSAPP_PROJECTS_API = os.environ.get("OSAPP_PROJECTS_API") or f"{CLAIMS.issuer}/api/projects"
+# Event appends per user through the API (osapp.workspace.throttling; checked as osapp.E010).
+OSAPP_EVENT_RATE = os.environ.get("OSAPP_EVENT_RATE") or "60/min"
+
+# Django's cache holds the API's throttle counts: one count across workers and hosts through
+# Redis when it is configured, otherwise each worker process's own memory.
+CACHES = {
+    "default": (
+        {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": CLAIMS.redis_url,
+            "KEY_PREFIX": "osapp",
+            # Seconds: a hung Redis must not hold an append for longer (the throttle fails open).
+            "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
+        }
+        if CLAIMS.redis_url
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

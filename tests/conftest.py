@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 import pytest
+from django.core.cache import cache
 
 from osapp.claims.config import reset_config
 from osapp.claims.verifier import reset_verifier
 from tests.support import tokens
+
+
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    """Every test starts with no throttle counts (the cache is per process, tests are not)."""
+    cache.clear()
+    yield
+    cache.clear()
 
 
 @pytest.fixture

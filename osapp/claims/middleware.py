@@ -3,7 +3,8 @@
 Runs natively in both sync and async stacks. The common case — a valid token outside the
 refresh skew — is a cache lookup and no I/O. Near expiry it renews through the coordinator
 (awaited, so waiting never blocks the event loop) and sets the new cookies on the response.
-This is the only adapter that may refresh (DESIGN §5).
+This is the only adapter that may refresh (DESIGN §5). A response built for a signed-in user
+is marked `Cache-Control: private` and `Vary: Cookie`, so no shared cache hands it to anyone else.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import cast
 from asgiref.sync import async_to_sync, iscoroutinefunction, markcoroutinefunction
 from django.contrib.auth.models import AnonymousUser
 from django.http import HttpRequest, HttpResponse
+from django.utils.cache import patch_cache_control, patch_vary_headers
 
 from .cookies import cookie_names, read_token_cookie
 from .renewal import refresh_token_to_present, renew_if_needed, write_session_cookies
@@ -56,7 +58,7 @@ class ClaimsSessionMiddleware:
         response = cast(HttpResponse, self.get_response(request))  # sync chain: not awaitable
         if request.claims_cookie_change is not None:  # type: ignore[attr-defined]
             async_to_sync(write_session_cookies)(request, response)
-        return response
+        return _private_when_signed_in(request, auth, response)
 
     async def __acall__(self, request: HttpRequest) -> HttpResponse:
         auth = attach(request, await get_verifier().aauthenticate(*_tokens(request)))
@@ -65,7 +67,19 @@ class ClaimsSessionMiddleware:
         response = await self.get_response(request)  # type: ignore[misc]
         if request.claims_cookie_change is not None:  # type: ignore[attr-defined]
             await write_session_cookies(request, response)
-        return response
+        return _private_when_signed_in(request, auth, response)
+
+
+def _private_when_signed_in(
+    request: HttpRequest, auth: Authentication, response: HttpResponse
+) -> HttpResponse:
+    # RFC 9111 §5.2.2.7: `private` keeps shared caches from storing it; stronger directives
+    # already set (no-store, …) are kept. Signed in when the request came (a logout ends that)
+    # or by the time the answer leaves (a renewal may have adopted new tokens).
+    if auth.principal is not None or getattr(request, "principal", None) is not None:
+        patch_cache_control(response, private=True)
+        patch_vary_headers(response, ("Cookie",))
+    return response
 
 
 def _wants_renewal(request: HttpRequest, auth: Authentication) -> bool:

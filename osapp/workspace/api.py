@@ -10,8 +10,13 @@ Contract:
   `before` for the next (older) page.
 - Every error has one shape, `{"error": {"code": ..., "message": ...}}`: 400 `invalid` (the
   event text, or a body that is not JSON), 401 `unauthorized` (with `WWW-Authenticate:
-  Bearer`), 403 `csrf_failed`, 404 `not_found`, 422 `invalid` (parameters or JSON fields of
-  the wrong type or out of range), 500 `internal`. `code` is stable; `message` is for people.
+  Bearer`), 403 `csrf_failed`, 404 `not_found` (also any path under /api/ that is no
+  endpoint), 405 `method_not_allowed` (with `Allow`), 413 `too_large` (a body over Django's
+  `DATA_UPLOAD_MAX_MEMORY_SIZE`, 2.5 MB by default), 422 `invalid` (parameters or JSON fields
+  of the wrong type or out of range, or a string holding NUL or a lone surrogate such as
+  `"\\ud800"`), 429 `throttled` (event appends past `OSAPP_EVENT_RATE` per user, 60 a
+  minute by default; `Retry-After` says when to try again), 500 `internal`. `code` is stable;
+  `message` is for people.
 """
 
 from __future__ import annotations
@@ -19,15 +24,20 @@ from __future__ import annotations
 import logging
 from typing import Annotated
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, HttpRequest, HttpResponse
 from ninja import Field, NinjaAPI, Query, Schema, Status, Swagger
 from ninja.errors import AuthenticationError, HttpError, ValidationError
+from pydantic import field_validator
+from pydantic_core import PydanticCustomError
 
 from osapp.claims.ninja_auth import BearerToken, CookieSession, CsrfRejected
 from osapp.claims.principal import Org, Principal, ProjectRef
 
 from .events import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, InvalidEvent, append_event, list_events
 from .models import MAX_EVENT_CHARS
+from .throttling import EventAppendThrottle
 
 log = logging.getLogger("osapp.workspace.api")
 
@@ -49,7 +59,10 @@ api = NinjaAPI(
 
 class ErrorDetail(Schema):
     code: str = Field(
-        description="Stable, machine-readable: unauthorized, csrf_failed, not_found, invalid, …"
+        description=(
+            "Stable, machine-readable: unauthorized, csrf_failed, not_found, too_large, "
+            "invalid, throttled, …"
+        )
     )
     message: str = Field(description="For people; may change.")
 
@@ -100,7 +113,41 @@ class EventPageOut(Schema):
     )
 
 
-class EventIn(Schema):
+def _unstorable(value: object) -> str | None:
+    """Why a value, or any string inside it, cannot be stored as text; None when it can."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            return "must not contain NUL (U+0000)"  # PostgreSQL text cannot hold it
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            # JSON may escape half of a UTF-16 pair ("\ud800"); it is no character at all.
+            return "must be valid Unicode (no lone surrogates)"
+        return None
+    if isinstance(value, dict):
+        return next(filter(None, map(_unstorable, [*value.keys(), *value.values()])), None)
+    if isinstance(value, list | tuple | set | frozenset):
+        return next(filter(None, map(_unstorable, value)), None)
+    return None
+
+
+class Input(Schema):
+    """The base of every request body: no string anywhere in it holds NUL or a lone surrogate.
+
+    Checked once here for every field, so a new field is covered without a word; the error
+    names the field (422 `invalid`). Nested `Input` models check their own fields.
+    """
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _storable_text(cls, value: object) -> object:
+        problem = _unstorable(value)
+        if problem is not None:
+            raise PydanticCustomError("unstorable_text", problem)
+        return value
+
+
+class EventIn(Input):
     body: str = Field(
         description=f"The event text: not blank, at most {MAX_EVENT_CHARS} characters."
     )
@@ -206,8 +253,10 @@ def events(
 
 @api.post(
     "/orgs/{org}/projects/{project}/events",
-    response={201: EventOut, **errors(400, 401, 403, 404, 422)},
+    response={201: EventOut, **errors(400, 401, 403, 404, 413, 422, 429)},
     summary="Append an event",
+    description="At most `OSAPP_EVENT_RATE` appends per user (60/min by default); past it, 429.",
+    throttle=EventAppendThrottle(),
 )
 def post_event(request: HttpRequest, org: str, project: str, payload: EventIn) -> Status[dict]:
     membership, project_ref = _project(request, org, project)
@@ -223,6 +272,7 @@ CODES_BY_STATUS = {
     403: "forbidden",
     404: "not_found",
     405: "method_not_allowed",
+    413: "too_large",
     422: "invalid",
     429: "throttled",
 }
@@ -259,6 +309,14 @@ def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
 @api.exception_handler(Http404)
 def _not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
     return error_response(request, 404, "not_found", str(exc) or "Not found.")
+
+
+@api.exception_handler(RequestDataTooBig)
+def _too_large(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
+    # Raised when the body is first read (ninja's body parsing, or the CSRF check of a form
+    # post); without this handler the outermost guard below would call it a 500.
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    return error_response(request, 413, "too_large", f"The request body is over {limit} bytes.")
 
 
 @api.exception_handler(ValidationError)

@@ -7,4 +7,4 @@ class WorkspaceConfig(AppConfig):
     verbose_name = "Workspace"
 
     def ready(self) -> None:
-        from . import checks  # noqa: F401 - registers the deploy checks
+        from . import checks  # noqa: F401 - registers the checks

@@ -409,6 +409,33 @@ def test_every_response_carries_the_security_headers(path):
         assert response["X-Frame-Options"] == "DENY"
 
 
+def cache_directives(response) -> set[str]:
+    return {d.strip() for d in response.get("Cache-Control", "").split(",") if d.strip()}
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("claims_env")
+@pytest.mark.parametrize("path", ["/", "/o/acme/", PROJECT_PAGE, "/api/me", EVENTS_API])
+def test_a_signed_in_response_is_private_and_varies_on_cookie(path):
+    # A shared cache keyed by URL alone would hand one user's page or JSON to the next.
+    response = signed_in().get(path)
+    assert response.status_code == 200
+    assert "private" in cache_directives(response) and "public" not in cache_directives(response)
+    assert "Cookie" in {v.strip() for v in response["Vary"].split(",")}
+
+
+@pytest.mark.usefixtures("claims_env")
+def test_a_signed_in_never_cache_response_keeps_no_store_and_adds_private():
+    response = signed_in().get("/auth/session")
+    assert {"no-store", "no-cache", "must-revalidate", "private"} <= cache_directives(response)
+    assert "Cookie" in {v.strip() for v in response["Vary"].split(",")}
+
+
+@pytest.mark.usefixtures("claims_env")
+def test_an_anonymous_response_is_not_marked_private():
+    assert "private" not in cache_directives(Client().get("/api/me"))
+
+
 @pytest.mark.usefixtures("claims_env")
 def test_behind_tls_hsts_is_sent_and_sockets_must_be_wss(settings):
     # What settings.py sets when OSAPP_COOKIE_SECURE=1 (see the probe above).
