@@ -183,7 +183,9 @@ SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 if CLAIMS.cookie_secure:
     SECURE_HSTS_SECONDS = int(os.environ.get("OSAPP_HSTS_SECONDS", "31536000"))
-    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# No SECURE_PROXY_SSL_HEADER: Django would believe X-Forwarded-Proto from any client. The
+# uvicorn worker applies it (and X-Forwarded-For) only from the proxies in gunicorn's
+# FORWARDED_ALLOW_IPS (default 127.0.0.1,::1), and Django reads the scheme from the ASGI scope.
 
 LOGGING = {
     "version": 1,
