@@ -18,7 +18,7 @@ MAX_PAGE_SIZE = 100
 
 
 class InvalidEvent(ValueError):
-    """The event text is empty or too long; the message is fit to show the user."""
+    """The event text is empty, too long or unstorable; the message is fit to show the user."""
 
 
 @dataclass(frozen=True)
@@ -45,6 +45,8 @@ def clean_body(body: object) -> str:
     body = body.strip()
     if len(body) > MAX_EVENT_CHARS:
         raise InvalidEvent(f"Events are at most {MAX_EVENT_CHARS} characters.")
+    if "\x00" in body:  # PostgreSQL text cannot hold NUL; forms reach here without the API's schema
+        raise InvalidEvent("Events cannot contain the NUL character.")
     return body
 
 

@@ -83,6 +83,14 @@ class TestCsrf:
         assert response.status_code == 302
         assert Event.objects.get().body == "hello"
 
+    def test_page_form_post_with_nul_is_a_400_with_the_draft_kept_and_nothing_stored(self):
+        # PostgreSQL text cannot hold NUL: this was a 500 there (and stored as is on SQLite).
+        client = signed_in()
+        response = client.post(PROJECT_PAGE, {"body": "a\x00b", "csrfmiddlewaretoken": csrf_token_of(client)})
+        assert response.status_code == 400
+        assert "cannot contain the NUL character" in response.content.decode()
+        assert not Event.objects.exists()
+
     def test_logout_without_token_is_refused_and_keeps_the_session(self, fake_issuer):
         client = signed_in()
         response = client.post("/auth/logout")
