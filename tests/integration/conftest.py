@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import os
-
 import pytest
 import redis
 
 from tests.support.issuer import IssuerProcess, free_port
 from tests.support.osapp_server import OsappServer
+from tests.support.redis_db import require_redis
 
 
 @pytest.fixture(scope="session")
@@ -108,12 +107,5 @@ TEST_REDIS_URL = "redis://127.0.0.1:6379/14"
 @pytest.fixture
 def redis_url():
     """An empty Redis database for one test; in CI a missing Redis fails instead of skipping."""
-    client = redis.Redis.from_url(TEST_REDIS_URL, socket_connect_timeout=1)
-    try:
-        client.flushdb()
-    except redis.RedisError as exc:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"Redis must run in CI ({TEST_REDIS_URL}): {exc}")
-        pytest.skip(f"Redis not reachable at {TEST_REDIS_URL}")
-    yield TEST_REDIS_URL
-    client.flushdb()
+    yield require_redis(TEST_REDIS_URL, flush=True)
+    redis.Redis.from_url(TEST_REDIS_URL, socket_connect_timeout=1).flushdb()

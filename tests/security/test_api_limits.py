@@ -20,6 +20,7 @@ from django.test import Client
 from osapp.workspace.models import Event
 from tests.security.test_web import EVENTS_API, csrf_token_of, signed_in
 from tests.support import tokens
+from tests.support.redis_db import require_redis
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("claims_env")]
 
@@ -214,15 +215,7 @@ print(settings.CACHES["default"]["BACKEND"].rsplit(".", 1)[-1],
 
 def test_with_redis_the_count_is_shared_by_every_worker(tmp_path):
     # Each append in its own interpreter, as gunicorn's workers are: one count through Redis.
-    import redis
-
-    url = os.environ.get("OSAPP_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
-    try:
-        redis.Redis.from_url(url, socket_connect_timeout=1).ping()
-    except redis.RedisError as exc:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"Redis must run in CI ({url}): {exc}")
-        pytest.skip(f"Redis not reachable at {url}")
+    url = require_redis(os.environ.get("OSAPP_TEST_REDIS_URL", "redis://127.0.0.1:6379/15"), flush=False)
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "osapp.settings", "OSAPP_REDIS_URL": url,
            "OSAPP_EVENT_RATE": "2/min", "SECRET_KEY": "probe", "OSAPP_STATE_DIR": str(tmp_path)}
     probe = WORKER_PROBE.format(user=f"probe-{uuid.uuid4()}")

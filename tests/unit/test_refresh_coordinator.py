@@ -33,22 +33,15 @@ from osapp.claims.refresh.base import RESULT
 from osapp.claims.refresh.file import FileBackend
 from osapp.claims.refresh.local import LocalBackend
 from osapp.claims.refresh.sealed import seal, store_key, unseal
+from tests.support.redis_db import require_redis
 
 REDIS_URL = os.environ.get("OSAPP_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
 
 def redis_backend():
-    import redis
-
     from osapp.claims.refresh.redis import RedisBackend
 
-    try:
-        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).flushdb()
-    except redis.RedisError as exc:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"Redis must run in CI ({REDIS_URL}): {exc}")
-        pytest.skip(f"Redis not reachable at {REDIS_URL}")
-    return RedisBackend(REDIS_URL)
+    return RedisBackend(require_redis(REDIS_URL, flush=True))
 
 
 SUB = "user-alice"
