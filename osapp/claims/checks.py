@@ -20,19 +20,24 @@ BAKE_HINT = "Run `python manage.py bake_jwks` (at deploy time) to write it from 
 DEVELOPMENT_CLIENT_SECRET = "osapp-dev-secret"
 
 
-def _baked_file_problem(config: ClaimsConfig) -> tuple[str, str] | None:
-    """(message, id suffix) when OSAPP_JWKS_FILE is named but missing or corrupt."""
+def _baked_file_problem(config: ClaimsConfig, *, deploy: bool) -> CheckMessage | None:
+    """OSAPP_JWKS_FILE named but missing or corrupt: an error at deploy, a warning elsewhere."""
     if config.jwks_inline or config.jwks_file is None:
         return None
     if config.jwks_file.exists():
         try:
             read_jwks_file(config.jwks_file)
         except JwksError as exc:
-            return f"OSAPP_JWKS_FILE: {exc}", "002"
+            message, number = f"OSAPP_JWKS_FILE: {exc}", "002"
+        else:
+            return None
+    elif os.environ.get("OSAPP_JWKS_FILE"):
+        message, number = f"OSAPP_JWKS_FILE: {config.jwks_file} does not exist", "003"
+    else:
         return None
-    if os.environ.get("OSAPP_JWKS_FILE"):
-        return f"OSAPP_JWKS_FILE: {config.jwks_file} does not exist", "003"
-    return None
+    if deploy:
+        return Error(message, hint=BAKE_HINT, id=f"osapp.E{number}")
+    return Warning(message, hint=BAKE_HINT, id=f"osapp.W{number}")
 
 
 def claims_problems(config: ClaimsConfig, *, deploy: bool) -> list[CheckMessage]:
@@ -48,13 +53,9 @@ def claims_problems(config: ClaimsConfig, *, deploy: bool) -> list[CheckMessage]
                 Error(f"OSAPP_JWKS: {exc}", hint="Set OSAPP_JWKS to the issuer's public JWKS.", id="osapp.E002")
             )
         return messages
-    problem = _baked_file_problem(config)
+    problem = _baked_file_problem(config, deploy=deploy)
     if problem is not None:
-        message, number = problem
-        if deploy:
-            messages.append(Error(message, hint=BAKE_HINT, id=f"osapp.E{number}"))
-        else:
-            messages.append(Warning(message, hint=BAKE_HINT, id=f"osapp.W{number}"))
+        messages.append(problem)
     elif not (config.jwks_file is not None and config.jwks_file.exists()):
         # DESIGN §4: without a baked set, keys come from jwks_uri at runtime (guarded).
         note = " (acceptable for a loopback development issuer)" if config.issuer_is_loopback else ""
@@ -77,10 +78,8 @@ def check_claims_config(app_configs: Any = None, **kwargs: Any) -> list[CheckMes
 def check_claims_deploy(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     """`check --deploy`: the baked-file problems as errors, and settings only fit for a laptop."""
     config = load_config()
-    messages: list[CheckMessage] = []
-    problem = _baked_file_problem(config)
-    if problem is not None:
-        messages.append(Error(problem[0], hint=BAKE_HINT, id=f"osapp.E{problem[1]}"))
+    problem = _baked_file_problem(config, deploy=True)
+    messages: list[CheckMessage] = [problem] if problem is not None else []
     if not config.issuer_is_loopback and config.client_secret == DEVELOPMENT_CLIENT_SECRET:
         messages.append(
             Error(
