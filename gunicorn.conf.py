@@ -35,6 +35,12 @@ def on_starting(server):
     Path(_metrics_dir).mkdir(parents=True, exist_ok=True)
 
 
+def post_worker_init(worker):
+    # A forked worker is not yet a serving one: it still imports Django. This line says it
+    # has loaded the app; tests (and operators reading the log) wait for one per worker.
+    worker.log.info("osapp worker %s loaded the app", worker.pid)
+
+
 def child_exit(server, worker):  # noqa: ARG001 - gunicorn hook signature
     from prometheus_client import multiprocess
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -15,6 +16,8 @@ from pathlib import Path
 import httpx
 
 from tests.support.issuer import REPO_ROOT, free_port
+
+_LOADED = re.compile(r"osapp worker (\d+) loaded the app")
 
 
 class OsappStartError(RuntimeError):
@@ -108,13 +111,20 @@ class OsappServer:
         except OSError:
             return []
 
+    def loaded_workers(self) -> set[int]:
+        """Workers that have loaded the app (gunicorn.conf.py's post_worker_init line)."""
+        return {int(pid) for pid in _LOADED.findall(self.output)}
+
     def _wait_until_ready(self, timeout: float, workers: int) -> None:
+        # Ready means every worker can accept: a worker that is forked but still importing
+        # Django leaves all connections to the others, which tests about spreading rely on.
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise OsappStartError(f"gunicorn exited with {self.process.returncode}:\n{self.output}")
             try:
-                if httpx.get(self.url + "/healthz", timeout=2).status_code == 200 and len(self.worker_pids()) >= workers:
+                if (len(self.loaded_workers()) >= workers
+                        and httpx.get(self.url + "/healthz", timeout=2).status_code == 200):
                     return
             except httpx.HTTPError:
                 pass
