@@ -12,21 +12,23 @@ import os
 import shutil
 from pathlib import Path
 
-from osapp.claims.config import load_config
+from osapp.environment import claims_session
 
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "osapp.settings")
 # prometheus-client multiprocess mode: every worker writes its counters here and /metrics sums
 # them. Set before any worker imports prometheus_client; emptied when the master starts.
 _metrics_dir = os.environ.setdefault(
-    "PROMETHEUS_MULTIPROC_DIR", str(load_config().state_dir / "prometheus")
+    "PROMETHEUS_MULTIPROC_DIR", str(Path(claims_session()[0]["STATE_DIR"]).resolve() / "prometheus")
 )
 
 
 def on_starting(server):
     # Refuse to serve on a configuration `manage.py check` rejects (a corrupt or missing baked
     # JWKS, a bad variable): every request would fail; better that the deploy does.
-    from osapp.claims.checks import serving_errors
+    from osapp.claims import serving_errors
+    from osapp.environment import environment_problems
 
-    errors = serving_errors()
+    errors = environment_problems(claims_session()[1]) + serving_errors()
     if errors:
         for error in errors:
             server.log.error("%s: %s (%s)", error.id, error.msg, error.hint)

@@ -32,7 +32,7 @@ from pathlib import Path
 # prometheus-client reads this at import: count in multiprocess files, as the workers do.
 os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="osapp-micro-prom-"))
 
-from osapp.claims.config import load_config  # noqa: E402
+from osapp.claims.config import build_config  # noqa: E402
 from osapp.claims.cookies import CHUNK_BYTES, MAX_CHUNKS  # noqa: E402
 from osapp.claims.keys import KeySet, parse_jwks  # noqa: E402
 from osapp.claims.tokens import principal_from_verified, verify_access_claims  # noqa: E402
@@ -59,12 +59,13 @@ def claims_with(projects: int) -> dict:
 
 
 def verifier_for(key_names: list[str]) -> Verifier:
-    config = load_config({
-        "OSAPP_ISSUER": tokens.ISSUER,
-        "OSAPP_CLIENT_ID": tokens.CLIENT_ID,
-        "OSAPP_AUDIENCE": tokens.AUDIENCE,
-        "OSAPP_STATE_DIR": tempfile.mkdtemp(prefix="osapp-micro-"),
-        "OSAPP_MAX_TOKEN_BYTES": str(1024 * 1024),
+    config = build_config({
+        "ISSUER": tokens.ISSUER,
+        "CLIENT_ID": tokens.CLIENT_ID,
+        "CLIENT_SECRET": "bench",
+        "AUDIENCE": tokens.AUDIENCE,
+        "STATE_DIR": tempfile.mkdtemp(prefix="osapp-micro-"),
+        "MAX_TOKEN_BYTES": 1024 * 1024,
     })
     assert not config.errors, config.errors
     keys = KeySet(parse_jwks(tokens.jwks_json(*key_names)), source="bench")

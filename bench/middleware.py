@@ -24,22 +24,19 @@ import os
 
 import httpx
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
-from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import ImproperlyConfigured
 
 from osapp.claims.cookies import cookie_names, read_token_cookie
 from osapp.claims.middleware import ClaimsSessionMiddleware
 from osapp.claims.principal import Principal, principal_from_claims
-from osapp.claims.verifier import Authentication, get_verifier
+from osapp.claims.runtime import get_runtime
+from osapp.claims.session import SessionResolution
+from osapp.claims.session import attach as attach_resolution
 
 
 def attach(request, principal: Principal | None) -> None:
     """What ClaimsSessionMiddleware leaves on a request, for a given Principal."""
-    request.principal = principal
-    request.user = principal or AnonymousUser()
-    request.claims_auth = Authentication(principal, "valid" if principal else "absent")
-    request.claims_notice = None
-    request.claims_cookie_change = None
+    attach_resolution(request, SessionResolution(principal))
 
 
 class _BothModes:
@@ -97,7 +94,7 @@ class NoVerifiedCacheMiddleware(ClaimsSessionMiddleware):
 
     def __init__(self, get_response) -> None:
         super().__init__(get_response)
-        get_verifier().cache = NeverHitCache()  # type: ignore[assignment]
+        get_runtime().verifier.cache = NeverHitCache()  # type: ignore[assignment]
 
 
 def _payload(token: str) -> dict:
@@ -115,9 +112,9 @@ class UserinfoMiddleware(_BothModes):
 
     def __init__(self, get_response) -> None:
         super().__init__(get_response)
-        config = get_verifier().config
-        self.cookie = cookie_names(config).access
-        self.endpoint = get_verifier().issuer.metadata()["userinfo_endpoint"]
+        runtime = get_runtime()
+        self.cookie = cookie_names(runtime.config).access
+        self.endpoint = runtime.issuer.metadata()["userinfo_endpoint"]
         self._async_client: httpx.AsyncClient | None = None
         self._sync_client: httpx.Client | None = None
 

@@ -105,10 +105,9 @@ def verified_claims(app: OsappServer, access_token: str) -> dict:
     """The access token's claims, verified with osapp's own code against the baked JWKS."""
     code = (
         "import json, sys, time\n"
-        "from osapp.claims.config import get_config\n"
-        "from osapp.claims.verifier import get_verifier\n"
+        "from osapp.claims import get_runtime\n"
         "from osapp.claims.tokens import verify_access_claims\n"
-        "v = get_verifier()\n"
+        "v = get_runtime().verifier\n"
         "print(json.dumps(verify_access_claims(sys.stdin.read(), v.keys, v.policy, now=time.time())))\n"
     )
     env = {**app.env, "DJANGO_SETTINGS_MODULE": "osapp.settings"}

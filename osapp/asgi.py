@@ -10,7 +10,7 @@ django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402 - after Django setup
 
-from osapp.claims.websocket import ClaimsWebSocketMiddleware, SameOriginValidator  # noqa: E402
+from osapp.claims import ClaimsWebSocketMiddleware, SameOriginValidator  # noqa: E402
 from osapp.workspace.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(

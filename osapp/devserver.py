@@ -39,6 +39,9 @@ def _wait_for(url: str, process: subprocess.Popen, what: str, timeout: float = 6
     sys.exit(f"{what} did not answer {url} within {timeout:.0f}s")
 
 
+DEVELOPMENT_CLIENT_SECRET = "osapp-dev-secret"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=int(os.environ.get("OSAPP_DEV_PORT", "8000")))
@@ -49,8 +52,12 @@ def main() -> None:
     state_dir = Path(args.state_dir).resolve()
     issuer_url = f"http://127.0.0.1:{args.issuer_port}"
     app_origins = [f"http://127.0.0.1:{args.port}", f"http://localhost:{args.port}"]
+    # The development run's own client secret, shared by both sides (osapp has no default).
+    client_secret = os.environ.get("OSAPP_CLIENT_SECRET") or DEVELOPMENT_CLIENT_SECRET
     env = {
         **os.environ,
+        "OSAPP_CLIENT_SECRET": client_secret,
+        "ISSUER_CLIENT_SECRET": client_secret,
         "PYTHONPATH": str(REPO_ROOT),
         "ISSUER_REDIRECT_URIS": " ".join(f"{origin}/auth/callback" for origin in app_origins),
         "ISSUER_POST_LOGOUT_REDIRECT_URIS": " ".join(f"{origin}/" for origin in app_origins),

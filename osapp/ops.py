@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import logging
+import os
 
-from asgiref.sync import async_to_sync
 from django.db import DatabaseError, connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from osapp.claims.errors import KeysUnavailable
-from osapp.claims.metrics import render_metrics
-from osapp.claims.refresh import BackendUnavailable, get_coordinator
-from osapp.claims.verifier import get_verifier
+from osapp.claims import readiness, render_metrics
 
 log = logging.getLogger("osapp.health")
 
@@ -27,31 +24,13 @@ def healthz(request: HttpRequest) -> JsonResponse:
 @never_cache
 @require_GET
 def readyz(request: HttpRequest) -> JsonResponse:
-    checks: dict[str, str] = {}
-    try:
-        keys = get_verifier().keys
-        checks["keys"] = f"ok ({len(keys.kids)} from {keys.source})"
-    except KeysUnavailable as exc:
-        checks["keys"] = f"failing: {exc}"
+    checks = readiness()
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
         checks["database"] = "ok"
     except DatabaseError as exc:
         checks["database"] = f"failing: {type(exc).__name__}"
-    coordinator = get_coordinator()
-    try:
-        async_to_sync(coordinator.backend.ping)()
-        checks["coordinator"] = f"ok ({coordinator.backend.name})"
-    except BackendUnavailable as exc:
-        checks["coordinator"] = f"failing: {exc}"
-    else:
-        # DESIGN §6: a settings fault seen at the token endpoint by any worker, with these
-        # settings; it clears itself on the next successful refresh or a settings change.
-        fault = async_to_sync(coordinator.issuer_fault)()
-        checks["issuer"] = (
-            "ok" if fault is None else f"failing: settings fault, check {fault.setting}: {fault.reason}"
-        )
     ready = all(value.startswith("ok") for value in checks.values())
     if not ready:
         log.warning("not ready: %s", checks)
@@ -61,4 +40,6 @@ def readyz(request: HttpRequest) -> JsonResponse:
 @never_cache
 @require_GET
 def metrics(request: HttpRequest) -> HttpResponse:
-    return HttpResponse(render_metrics(), content_type="text/plain; version=0.0.4; charset=utf-8")
+    # prometheus-client's multiprocess mode (gunicorn.conf.py sets the directory).
+    body = render_metrics(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
+    return HttpResponse(body, content_type="text/plain; version=0.0.4; charset=utf-8")

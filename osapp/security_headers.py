@@ -17,7 +17,7 @@ from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.core.exceptions import DisallowedHost, ImproperlyConfigured
 from django.http import HttpRequest, HttpResponse
 
-from osapp.claims.config import get_config
+from osapp.claims import get_runtime
 
 HEADER = "Content-Security-Policy"
 
@@ -35,7 +35,7 @@ def policy(request: HttpRequest) -> str:
     except DisallowedHost:
         pass  # the 400 answering a forged Host gets 'self' alone
     try:
-        form_action += f" {_origin(get_config().issuer)}"
+        form_action += f" {_origin(get_runtime().config.issuer)}"
     except ImproperlyConfigured:
         pass  # reported by the system checks; no form is served then anyway
     return "; ".join(

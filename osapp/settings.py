@@ -1,8 +1,9 @@
 """Django settings for osapp, read from the environment (README: Configuration).
 
-The claims component reads its own OSAPP_* variables once into a frozen config
-(`osapp.claims.config`); the few values Django itself needs are taken from that same config so
-nothing is parsed twice.
+The claims component is configured by `CLAIMS_SESSION` alone (docs/claims.md), which
+`osapp.environment` fills from the OSAPP_* variables; the few values Django itself needs
+(state dir, base URL, Redis, Secure cookies) are read from that same mapping, so nothing is
+parsed twice.
 """
 
 from __future__ import annotations
@@ -12,11 +13,16 @@ import secrets
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from osapp.claims.config import load_config
+from osapp.environment import claims_session
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-CLAIMS = load_config()
-STATE_DIR = CLAIMS.state_dir
+CLAIMS_SESSION, OSAPP_ENVIRONMENT_ERRORS = claims_session()
+# The error page of the claims component extends osapp's own layout.
+CLAIMS_SESSION["BASE_TEMPLATE"] = "base.html"
+STATE_DIR = Path(CLAIMS_SESSION["STATE_DIR"]).resolve()
+BASE_URL = CLAIMS_SESSION.get("BASE_URL")
+REDIS_URL = CLAIMS_SESSION.get("REDIS_URL")
+COOKIE_SECURE = CLAIMS_SESSION.get("COOKIE_SECURE", True)
 # Holds SECRET_KEY, the SQLite database and the refresh coordination: the service's user only.
 STATE_DIR.mkdir(parents=True, exist_ok=True, mode=0o700)
 
@@ -65,8 +71,8 @@ ALLOWED_HOSTS = [
     for host in os.environ.get("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]").split(",")
     if host.strip()
 ]
-if CLAIMS.base_url:
-    CSRF_TRUSTED_ORIGINS = [CLAIMS.base_url]
+if BASE_URL:
+    CSRF_TRUSTED_ORIGINS = [BASE_URL.rstrip("/")]
 
 INSTALLED_APPS = [
     "django.contrib.contenttypes",
@@ -103,7 +109,6 @@ TEMPLATES = [
             "context_processors": [
                 "django.template.context_processors.request",
                 "django.template.context_processors.csrf",
-                "osapp.claims.context_processors.session_notice",
             ],
         },
     },
@@ -129,22 +134,22 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Live events: channels-redis across workers and hosts when Redis is configured; otherwise each
 # worker's in-memory layer, fed by a database tailer (osapp.workspace.live).
-OSAPP_LIVE_SHARED_BROKER = bool(CLAIMS.redis_url)
+OSAPP_LIVE_SHARED_BROKER = bool(REDIS_URL)
 CHANNEL_LAYERS = {
     "default": (
-        {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [CLAIMS.redis_url]}}
-        if CLAIMS.redis_url
+        {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}
+        if REDIS_URL
         else {"BACKEND": "channels.layers.InMemoryChannelLayer"}
     )
 }
 
-LOGIN_URL = "/auth/login"
+LOGIN_URL = "claims:login"
 
 # The issuer's project API (the development issuer's; another provider needs an adapter).
 # Unset, the development issuer's path is guessed; `check --deploy` refuses that guess for any
 # other issuer (osapp.E005), where it would 404 at the first project creation.
 OSAPP_PROJECTS_API_GUESSED = not os.environ.get("OSAPP_PROJECTS_API")
-OSAPP_PROJECTS_API = os.environ.get("OSAPP_PROJECTS_API") or f"{CLAIMS.issuer}/api/projects"
+OSAPP_PROJECTS_API = os.environ.get("OSAPP_PROJECTS_API") or f"{CLAIMS_SESSION['ISSUER'].rstrip('/')}/api/projects"
 # Event appends per user through the API (osapp.workspace.throttling; checked as osapp.E010).
 OSAPP_EVENT_RATE = os.environ.get("OSAPP_EVENT_RATE") or "60/min"
 
@@ -154,12 +159,12 @@ CACHES = {
     "default": (
         {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": CLAIMS.redis_url,
+            "LOCATION": REDIS_URL,
             "KEY_PREFIX": "osapp",
             # Seconds: a hung Redis must not hold an append for longer (the throttle fails open).
             "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
         }
-        if CLAIMS.redis_url
+        if REDIS_URL
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
     )
 }
@@ -175,13 +180,13 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 WHITENOISE_USE_FINDERS = True
 
 # Cookies and headers (the session cookies themselves are set by osapp.claims.cookies).
-CSRF_COOKIE_SECURE = CLAIMS.cookie_secure
+CSRF_COOKIE_SECURE = COOKIE_SECURE
 CSRF_COOKIE_SAMESITE = "Lax"
-CSRF_COOKIE_NAME = "__Host-csrftoken" if CLAIMS.cookie_secure else "csrftoken"
+CSRF_COOKIE_NAME = "__Host-csrftoken" if COOKIE_SECURE else "csrftoken"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
-if CLAIMS.cookie_secure:
+if COOKIE_SECURE:
     SECURE_HSTS_SECONDS = int(os.environ.get("OSAPP_HSTS_SECONDS", "31536000"))
 # No SECURE_PROXY_SSL_HEADER: Django would believe X-Forwarded-Proto from any client. The
 # uvicorn worker applies it (and X-Forwarded-For) only from the proxies in gunicorn's

@@ -1,16 +1,11 @@
-// Live project events over WebSocket (DESIGN §7).
-// The socket never refreshes tokens: on close 4401 (tokenExpired) the page makes one ordinary
-// HTTP request, which renews the session and sets new cookies, then reconnects — at most
-// MAX_ROTATIONS per ROTATION_WINDOW_MS, after which it shows "live updates unavailable".
+// Live project events over WebSocket (DESIGN §7), on the claims component's socket rules
+// (claims/socket.js: renew over HTTP on 4401 and reconnect, at most 3 times a minute).
 (function () {
   "use strict";
   var list = document.getElementById("events");
   var status = document.getElementById("live-status");
   var retry = document.getElementById("live-retry");
   if (!list || list.dataset.live !== "on") { if (status) status.textContent = ""; return; }
-
-  var MAX_ROTATIONS = 3, ROTATION_WINDOW_MS = 60000;
-  var rotations = [], socket = null, backoffMs = 1000, stopped = false;
 
   function show(text, state) {
     status.textContent = text;
@@ -52,55 +47,29 @@
       .catch(function () {});
   }
 
-  function unavailable() {
-    stopped = true;
-    show("live updates unavailable", "off");
-    retry.hidden = false;
-  }
+  var TEXT = {
+    connecting: "connecting…", live: "live", renewing: "renewing…", reconnecting: "reconnecting…",
+    forbidden: "not available", signed_out: "signed out", unavailable: "live updates unavailable"
+  };
+  var OFF = { forbidden: 1, signed_out: 1, unavailable: 1 };
 
-  function rotate() {
-    var now = Date.now();
-    rotations = rotations.filter(function (t) { return now - t < ROTATION_WINDOW_MS; });
-    if (rotations.length >= MAX_ROTATIONS) { unavailable(); return; }
-    rotations.push(now);
-    show("renewing…");
-    // One ordinary HTTP request: the middleware renews the session and sets the cookies.
-    fetch("/auth/session", { credentials: "same-origin", cache: "no-store" })
-      .then(function (r) { return r.json(); })
-      .then(function (session) {
-        if (session.authenticated) { connect(); } else { show("signed out", "off"); }
-      })
-      .catch(unavailable);
-  }
-
-  function connect() {
-    if (stopped) return;
-    var scheme = location.protocol === "https:" ? "wss://" : "ws://";
-    socket = new WebSocket(scheme + location.host + list.dataset.wsPath);
-    socket.onopen = function () {
-      backoffMs = 1000;
-      show("live", "on");
-      backfill();
-    };
-    socket.onmessage = function (message) {
-      var data = JSON.parse(message.data);
+  // The session rules (4401 → renew over HTTP and reconnect, 4403, backoff) are the claims
+  // component's (claims/socket.js); this page renders events and says how live it is.
+  var socket = claimsSocket({
+    path: list.dataset.wsPath,
+    sessionUrl: list.dataset.sessionUrl,
+    onState: function (state) {
+      show(TEXT[state] || state, state === "live" ? "on" : (OFF[state] ? "off" : ""));
+      if (state === "live") backfill();
+      if (state === "unavailable") retry.hidden = false;
+    },
+    onMessage: function (data) {
       if (data.type === "event") render(data.event);
-    };
-    socket.onclose = function (close) {
-      socket = null;
-      if (close.code === 4401) { rotate(); return; }
-      if (close.code === 4403) { show("not available", "off"); return; }
-      show("reconnecting…");
-      setTimeout(connect, backoffMs);
-      backoffMs = Math.min(backoffMs * 2, 30000);
-    };
-  }
+    }
+  });
 
   retry.addEventListener("click", function () {
     retry.hidden = true;
-    stopped = false;
-    rotations = [];
-    connect();
+    socket.retry();
   });
-  connect();
 })();

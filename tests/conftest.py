@@ -5,9 +5,25 @@ from __future__ import annotations
 import pytest
 from django.core.cache import cache
 
-from osapp.claims.config import reset_config
-from osapp.claims.verifier import reset_verifier
+from osapp.environment import claims_session
 from tests.support import tokens
+
+# The test issuer whose key we hold, in osapp's own terms (environment variable -> value).
+TEST_ENVIRONMENT = {
+    "OSAPP_ISSUER": tokens.ISSUER,
+    "OSAPP_CLIENT_ID": tokens.CLIENT_ID,
+    "OSAPP_CLIENT_SECRET": "osapp-dev-secret",
+    "OSAPP_AUDIENCE": tokens.AUDIENCE,
+    "OSAPP_JWKS": tokens.jwks_json("main"),
+    "OSAPP_COOKIE_SECURE": "0",
+}
+
+
+def claims_settings(environment: dict[str, str]) -> dict:
+    """CLAIMS_SESSION as osapp's settings build it from `environment`."""
+    values, errors = claims_session(environment)
+    assert not errors, errors
+    return {**values, "BASE_TEMPLATE": "base.html"}
 
 
 @pytest.fixture(autouse=True)
@@ -19,19 +35,12 @@ def _empty_cache():
 
 
 @pytest.fixture
-def claims_env(monkeypatch, tmp_path):
-    """The claims component configured for a test issuer whose key we hold."""
-    for name, value in {
-        "OSAPP_ISSUER": tokens.ISSUER,
-        "OSAPP_CLIENT_ID": tokens.CLIENT_ID,
-        "OSAPP_AUDIENCE": tokens.AUDIENCE,
-        "OSAPP_JWKS": tokens.jwks_json("main"),
-        "OSAPP_COOKIE_SECURE": "0",
-        "OSAPP_STATE_DIR": str(tmp_path),
-    }.items():
-        monkeypatch.setenv(name, value)
-    reset_config()
-    reset_verifier()
-    yield
-    reset_config()
-    reset_verifier()
+def claims_env(settings, tmp_path):
+    """The claims component configured for a test issuer whose key we hold.
+
+    Through Django's settings (pytest-django's `settings` fixture): the change, and its undo,
+    rebuild the component's runtime (`setting_changed`). Yields the environment it stands for;
+    `reconfigure` (tests/security/helpers.py) changes single variables of it."""
+    environment = {**TEST_ENVIRONMENT, "OSAPP_STATE_DIR": str(tmp_path)}
+    settings.CLAIMS_SESSION = claims_settings(environment)
+    yield environment

@@ -1,4 +1,4 @@
-"""App config: registers the system checks."""
+"""App config: registers the system checks and the runtime's reload on settings changes."""
 
 from django.apps import AppConfig
 
@@ -9,4 +9,4 @@ class ClaimsConfig(AppConfig):
     verbose_name = "Claims-only sessions"
 
     def ready(self) -> None:
-        from . import checks  # noqa: F401 - registers the checks
+        from . import checks, runtime  # noqa: F401 - register the checks and the signal receiver

@@ -1,32 +1,77 @@
-"""The claims component's configuration: read once from the environment, validated, frozen.
+"""The claims component's settings: `CLAIMS_SESSION = {...}` in Django settings, one object.
 
-Every setting has its default next to where it is read. A wrong value does not crash the
-first request: `load_config` collects one `ConfigError` per variable, the system checks
-(`checks.py`) report them with an id and a hint, and `get_config` refuses to hand out a
-config that failed validation.
+`load_config()` reads `settings.CLAIMS_SESSION`, fills in the defaults of `DEFAULTS`,
+validates every key and returns a frozen `ClaimsConfig`. A wrong value does not crash the
+first request: each problem becomes a `ConfigError`, the system checks report it
+(`claims.E001`, checks.py), and the runtime refuses to start with it (runtime.py). The
+component never reads the environment; a project maps its environment into `CLAIMS_SESSION`
+(osapp does in `osapp/environment.py`) and may say, in `SETTING_NAMES`, which name the
+operator sets for each key, so every message names what the operator can change.
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
-
-from django.core.exceptions import ImproperlyConfigured
-
-from .singleton import process_singleton
 
 REFRESH_BACKENDS = ("local", "file", "redis")
 CLIENT_AUTH_METHODS = ("client_secret_basic", "client_secret_post")
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 
+# Every key of CLAIMS_SESSION with its default (None: required). docs/claims.md documents them.
+DEFAULTS: dict[str, Any] = {
+    # The issuer and this client (OIDC Core §2, RFC 6749 §2.3).
+    "ISSUER": None,
+    "CLIENT_ID": None,
+    "CLIENT_SECRET": None,
+    "CLIENT_AUTH_METHOD": "client_secret_basic",
+    "AUDIENCE": None,  # RFC 9068 §3: defaults to CLIENT_ID
+    "SCOPES": "openid profile email offline_access",
+    "BASE_URL": None,  # the public URL users open; None: the request's own origin
+    # The baked key set (DESIGN §4): inline JSON, or a file (default STATE_DIR/jwks.json).
+    "JWKS": None,
+    "JWKS_FILE": None,
+    "JWKS_REFETCH_INTERVAL": 300,
+    # Claims (DESIGN §3).
+    "ORGS_CLAIM": "orgs",
+    "PROJECTS_CLAIM": "projects",
+    "CLOCK_LEEWAY": 10,
+    "MAX_TOKEN_BYTES": 16384,
+    # Refresh (DESIGN §6).
+    "REFRESH_SKEW": 60,
+    "REFRESH_GRACE": 120,
+    "REFRESH_LOCK_WAIT": 15,
+    "REFRESH_BACKOFF": 10,
+    "REFRESH_MAX_EXPIRED_AGE": 24 * 3600,
+    "REFRESH_RATE_LIMIT": 10,
+    "REFRESH_BACKEND": "file",
+    "REDIS_URL": None,
+    "REDIS_PREFIX": "osapp:refresh:",
+    "STATE_DIR": "var",
+    "ISSUER_TIMEOUT": 10,
+    # The verified-claims cache (DESIGN §5).
+    "VERIFIED_CACHE_SIZE": 10000,
+    "VERIFIED_CACHE_MB": 64,
+    # Cookies: `__Host-<prefix>at` etc. when Secure, `<prefix>at` otherwise.
+    "COOKIE_SECURE": True,
+    "COOKIE_PREFIX": "osapp_",
+    "REFRESH_COOKIE_INFO": "osapp.claims refresh cookie v1",  # HKDF info of the seal
+    "METRIC_PREFIX": "osapp",
+    # Templates: the error page extends BASE_TEMPLATE (it must define block `content`).
+    "ERROR_TEMPLATE": "claims/error.html",
+    "BASE_TEMPLATE": "claims/base.html",
+    # Key -> the name the operator sets (an environment variable), for messages.
+    "SETTING_NAMES": {},
+}
+
 
 @dataclass(frozen=True)
 class ConfigError:
-    variable: str
+    key: str
     message: str
 
 
@@ -59,6 +104,15 @@ class ClaimsConfig:
     verified_cache_bytes: int
     refresh_max_expired_age_seconds: int = 24 * 3600
     refresh_rate_limit_per_minute: int = 10
+    redis_prefix: str = "osapp:refresh:"
+    cookie_prefix: str = "osapp_"
+    refresh_cookie_info: bytes = b"osapp.claims refresh cookie v1"
+    metric_prefix: str = "osapp"
+    error_template: str = "claims/error.html"
+    base_template: str = "claims/base.html"
+    # Whether JWKS_FILE was named (a named file that is missing is an error; the default is not).
+    jwks_file_named: bool = False
+    setting_names: Mapping[str, str] = field(default_factory=dict, compare=False)
     errors: tuple[ConfigError, ...] = field(default=(), compare=False)
 
     @property
@@ -73,131 +127,158 @@ class ClaimsConfig:
     def issuer_is_loopback(self) -> bool:
         return urlsplit(self.issuer).hostname in LOOPBACK_HOSTS
 
-
-def _url(env: Mapping[str, str], name: str, default: str | None, errors: list[ConfigError]) -> str | None:
-    value = env.get(name, default)
-    if value is None or value == "":
-        return None if default is None else default
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        errors.append(ConfigError(name, f"{name}={value!r} is not an http(s) URL"))
-        return default
-    return value.rstrip("/")
+    def name_of(self, key: str) -> str:
+        """What the operator sets for `key`: the project's name for it, or the settings key."""
+        return setting_name(self.setting_names, key)
 
 
-def _int(env: Mapping[str, str], name: str, default: int, errors: list[ConfigError], minimum: int = 0) -> int:
-    raw = env.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        errors.append(ConfigError(name, f"{name}={raw!r} is not an integer"))
-        return default
-    if value < minimum:
-        errors.append(ConfigError(name, f"{name}={value} must be at least {minimum}"))
-        return default
-    return value
+def setting_name(names: Mapping[str, str], key: str) -> str:
+    return names.get(key) or f'CLAIMS_SESSION["{key}"]'
 
 
-def _bool(env: Mapping[str, str], name: str, default: bool, errors: list[ConfigError]) -> bool:
-    raw = env.get(name)
-    if raw is None or raw == "":
-        return default
-    lowered = raw.strip().lower()
-    if lowered in ("1", "true", "yes", "on"):
-        return True
-    if lowered in ("0", "false", "no", "off"):
-        return False
-    errors.append(ConfigError(name, f"{name}={raw!r} is not a boolean (use 1 or 0)"))
-    return default
+class _Reader:
+    """Reads one CLAIMS_SESSION mapping key by key, collecting one error per bad key."""
+
+    def __init__(self, values: Mapping[str, Any]) -> None:
+        self.values = values
+        names = values.get("SETTING_NAMES") or {}
+        self.names: Mapping[str, str] = names if isinstance(names, Mapping) else {}
+        self.errors: list[ConfigError] = []
+
+    def fail(self, key: str, message: str) -> None:
+        self.errors.append(ConfigError(key, f"{setting_name(self.names, key)}: {message}"))
+
+    def raw(self, key: str) -> Any:
+        value = self.values.get(key, DEFAULTS[key])
+        return DEFAULTS[key] if value is None or value == "" else value
+
+    def string(self, key: str, *, required: bool = False) -> str | None:
+        value = self.raw(key)
+        if value is None:
+            if required:
+                self.fail(key, "must be set")
+            return None
+        if not isinstance(value, str):
+            self.fail(key, f"{value!r} is not a string")
+            return DEFAULTS[key]
+        return value
+
+    def url(self, key: str, *, required: bool = False) -> str | None:
+        value = self.string(key, required=required)
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            self.fail(key, f"{value!r} is not an http(s) URL")
+            return None
+        return value.rstrip("/")
+
+    def integer(self, key: str, *, minimum: int = 0) -> int:
+        value = self.raw(key)
+        if isinstance(value, bool) or not isinstance(value, int):
+            self.fail(key, f"{value!r} is not an integer")
+            return int(DEFAULTS[key])
+        if value < minimum:
+            self.fail(key, f"{value} must be at least {minimum}")
+            return int(DEFAULTS[key])
+        return value
+
+    def boolean(self, key: str) -> bool:
+        value = self.raw(key)
+        if not isinstance(value, bool):
+            self.fail(key, f"{value!r} is not a boolean")
+            return bool(DEFAULTS[key])
+        return value
+
+    def choice(self, key: str, choices: tuple[str, ...]) -> str:
+        value = self.raw(key)
+        if value not in choices:
+            self.fail(key, f"{value!r} must be one of {', '.join(choices)}")
+            return str(DEFAULTS[key])
+        return str(value)
+
+    def path(self, key: str) -> Path | None:
+        value = self.raw(key)
+        if value is None:
+            return None
+        if not isinstance(value, (str, Path)):
+            self.fail(key, f"{value!r} is not a path")
+            return None
+        return Path(value).resolve()
 
 
-def _choice(env: Mapping[str, str], name: str, default: str, choices: tuple[str, ...], errors: list[ConfigError]) -> str:
-    value = env.get(name) or default
-    if value not in choices:
-        errors.append(ConfigError(name, f"{name}={value!r} must be one of {', '.join(choices)}"))
-        return default
-    return value
-
-
-def load_config(env: Mapping[str, str] | None = None) -> ClaimsConfig:
-    """Build the config from `env` (default: the process environment); errors are collected."""
-    env = os.environ if env is None else env
-    errors: list[ConfigError] = []
-    client_id = env.get("OSAPP_CLIENT_ID") or "osapp"
-    state_dir = Path(env.get("OSAPP_STATE_DIR") or "var").resolve()
-    jwks_file_raw = env.get("OSAPP_JWKS_FILE")
-    jwks_inline = env.get("OSAPP_JWKS") or None
-    if jwks_file_raw:
-        jwks_file: Path | None = Path(jwks_file_raw).resolve()
-    else:
-        # Default location written by `manage.py bake_jwks`; unused when OSAPP_JWKS is inline.
-        jwks_file = None if jwks_inline else state_dir / "jwks.json"
-    redis_url = env.get("OSAPP_REDIS_URL") or None
-    issuer_timeout = _int(env, "OSAPP_ISSUER_TIMEOUT", 10, errors, minimum=1)
-    lock_wait = _int(env, "OSAPP_REFRESH_LOCK_WAIT", 15, errors, minimum=1)
+def build_config(values: Mapping[str, Any]) -> ClaimsConfig:
+    """Validate one CLAIMS_SESSION mapping; every problem is collected, none raised."""
+    read = _Reader(values)
+    for unknown in sorted(set(values) - set(DEFAULTS)):
+        read.fail(unknown, "is not a setting of the claims component (see docs/claims.md)")
+    client_id = read.string("CLIENT_ID", required=True) or ""
+    client_secret = read.string("CLIENT_SECRET", required=True) or ""
+    state_dir = read.path("STATE_DIR") or Path("var").resolve()
+    jwks_inline = read.string("JWKS")
+    jwks_named = read.path("JWKS_FILE")
+    # Default location written by `manage.py bake_jwks`; unused when JWKS is inline.
+    jwks_file = jwks_named or (None if jwks_inline else state_dir / "jwks.json")
+    redis_url = read.string("REDIS_URL")
+    issuer_timeout = read.integer("ISSUER_TIMEOUT", minimum=1)
+    lock_wait = read.integer("REFRESH_LOCK_WAIT", minimum=1)
     if lock_wait <= issuer_timeout:
         # DESIGN §6: issuer request < lock wait < worker timeout, or waiters give up on winners.
-        errors.append(
-            ConfigError(
-                "OSAPP_REFRESH_LOCK_WAIT",
-                f"OSAPP_REFRESH_LOCK_WAIT={lock_wait} must exceed OSAPP_ISSUER_TIMEOUT={issuer_timeout}",
-            )
+        read.fail(
+            "REFRESH_LOCK_WAIT",
+            f"{lock_wait} must exceed {setting_name(read.names, 'ISSUER_TIMEOUT')}={issuer_timeout}",
         )
-    client_secret = env.get("OSAPP_CLIENT_SECRET", "osapp-dev-secret")
-    if not client_secret:
-        errors.append(ConfigError("OSAPP_CLIENT_SECRET", "OSAPP_CLIENT_SECRET must not be empty"))
-    refresh_backend = _choice(env, "OSAPP_REFRESH_BACKEND", "file", REFRESH_BACKENDS, errors)
+    refresh_backend = read.choice("REFRESH_BACKEND", REFRESH_BACKENDS)
     if refresh_backend == "redis" and not redis_url:
-        errors.append(ConfigError("OSAPP_REDIS_URL", "OSAPP_REFRESH_BACKEND=redis needs OSAPP_REDIS_URL"))
+        read.fail("REDIS_URL", f"must be set for {setting_name(read.names, 'REFRESH_BACKEND')}=redis")
+    info = read.string("REFRESH_COOKIE_INFO") or str(DEFAULTS["REFRESH_COOKIE_INFO"])
     return ClaimsConfig(
-        issuer=_url(env, "OSAPP_ISSUER", "http://127.0.0.1:8001", errors) or "",
-        base_url=_url(env, "OSAPP_BASE_URL", None, errors),
+        issuer=read.url("ISSUER", required=True) or "",
+        base_url=read.url("BASE_URL"),
         client_id=client_id,
         client_secret=client_secret,
-        client_auth_method=_choice(
-            env, "OSAPP_CLIENT_AUTH_METHOD", "client_secret_basic", CLIENT_AUTH_METHODS, errors
-        ),
-        # RFC 9068 §3: `aud` names the resource server, which may differ from the client id.
-        audience=env.get("OSAPP_AUDIENCE") or client_id,
-        scopes=env.get("OSAPP_SCOPES") or "openid profile email offline_access",
+        client_auth_method=read.choice("CLIENT_AUTH_METHOD", CLIENT_AUTH_METHODS),
+        audience=read.string("AUDIENCE") or client_id,
+        scopes=read.string("SCOPES") or str(DEFAULTS["SCOPES"]),
         jwks_file=jwks_file,
         jwks_inline=jwks_inline,
-        orgs_claim=env.get("OSAPP_ORGS_CLAIM") or "orgs",
-        projects_claim=env.get("OSAPP_PROJECTS_CLAIM") or "projects",
-        refresh_skew_seconds=_int(env, "OSAPP_REFRESH_SKEW", 60, errors),
-        refresh_grace_seconds=_int(env, "OSAPP_REFRESH_GRACE", 120, errors, minimum=1),
+        jwks_file_named=jwks_named is not None,
+        orgs_claim=read.string("ORGS_CLAIM") or "orgs",
+        projects_claim=read.string("PROJECTS_CLAIM") or "projects",
+        refresh_skew_seconds=read.integer("REFRESH_SKEW"),
+        refresh_grace_seconds=read.integer("REFRESH_GRACE", minimum=1),
         refresh_lock_wait_seconds=lock_wait,
-        refresh_backoff_seconds=_int(env, "OSAPP_REFRESH_BACKOFF", 10, errors, minimum=1),
+        refresh_backoff_seconds=read.integer("REFRESH_BACKOFF", minimum=1),
         refresh_backend=refresh_backend,
         redis_url=redis_url,
+        redis_prefix=read.string("REDIS_PREFIX") or str(DEFAULTS["REDIS_PREFIX"]),
         state_dir=state_dir,
-        cookie_secure=_bool(env, "OSAPP_COOKIE_SECURE", True, errors),
-        clock_leeway_seconds=_int(env, "OSAPP_CLOCK_LEEWAY", 10, errors),
-        jwks_refetch_interval_seconds=_int(env, "OSAPP_JWKS_REFETCH_INTERVAL", 300, errors, minimum=1),
+        cookie_secure=read.boolean("COOKIE_SECURE"),
+        cookie_prefix=read.string("COOKIE_PREFIX") or str(DEFAULTS["COOKIE_PREFIX"]),
+        refresh_cookie_info=info.encode(),
+        metric_prefix=read.string("METRIC_PREFIX") or str(DEFAULTS["METRIC_PREFIX"]),
+        error_template=read.string("ERROR_TEMPLATE") or str(DEFAULTS["ERROR_TEMPLATE"]),
+        base_template=read.string("BASE_TEMPLATE") or str(DEFAULTS["BASE_TEMPLATE"]),
+        clock_leeway_seconds=read.integer("CLOCK_LEEWAY"),
+        jwks_refetch_interval_seconds=read.integer("JWKS_REFETCH_INTERVAL", minimum=1),
         issuer_timeout_seconds=float(issuer_timeout),
-        max_token_bytes=_int(env, "OSAPP_MAX_TOKEN_BYTES", 16384, errors, minimum=1024),
-        verified_cache_size=_int(env, "OSAPP_VERIFIED_CACHE_SIZE", 10000, errors, minimum=1),
-        verified_cache_bytes=_int(env, "OSAPP_VERIFIED_CACHE_MB", 64, errors, minimum=1) * 1024 * 1024,
+        max_token_bytes=read.integer("MAX_TOKEN_BYTES", minimum=1024),
+        verified_cache_size=read.integer("VERIFIED_CACHE_SIZE", minimum=1),
+        verified_cache_bytes=read.integer("VERIFIED_CACHE_MB", minimum=1) * 1024 * 1024,
         # DESIGN §6: how long after its `exp` an access token may still lead to a refresh.
-        refresh_max_expired_age_seconds=_int(env, "OSAPP_REFRESH_MAX_EXPIRED_AGE", 24 * 3600, errors, minimum=1),
+        refresh_max_expired_age_seconds=read.integer("REFRESH_MAX_EXPIRED_AGE", minimum=1),
         # DESIGN §6: refresh attempts per subject per minute, across the whole backend.
-        refresh_rate_limit_per_minute=_int(env, "OSAPP_REFRESH_RATE_LIMIT", 10, errors, minimum=1),
-        errors=tuple(errors),
+        refresh_rate_limit_per_minute=read.integer("REFRESH_RATE_LIMIT", minimum=1),
+        setting_names=dict(read.names),
+        errors=tuple(read.errors),
     )
 
 
-@process_singleton
-def get_config() -> ClaimsConfig:
-    """The process-wide config. Raises ImproperlyConfigured naming the first bad variable."""
-    config = load_config()
-    if config.errors:
-        first = config.errors[0]
-        raise ImproperlyConfigured(f"{first.variable}: {first.message}")
-    return config
+def load_config() -> ClaimsConfig:
+    """The config of `settings.CLAIMS_SESSION` (errors collected, never raised)."""
+    from django.conf import settings
 
-
-def reset_config() -> None:
-    """Forget the cached config (tests that change the environment call this)."""
-    get_config.cache_clear()
+    values = getattr(settings, "CLAIMS_SESSION", None)
+    if not isinstance(values, Mapping):
+        values = {}
+    return build_config(values)

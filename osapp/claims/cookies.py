@@ -38,13 +38,13 @@ class CookieNames:
 
 
 def cookie_names(config: ClaimsConfig) -> CookieNames:
-    return _cookie_names(config.cookie_secure)
+    return _cookie_names(config.cookie_prefix, config.cookie_secure)
 
 
 @functools.cache
-def _cookie_names(secure: bool) -> CookieNames:
+def _cookie_names(base: str, secure: bool) -> CookieNames:
     # RFC 6265bis §4.1.3.2: `__Host-` binds a Secure cookie to this host, path /, no Domain.
-    prefix = "__Host-osapp_" if secure else "osapp_"
+    prefix = f"__Host-{base}" if secure else base
     return CookieNames(
         access=prefix + "at", id_token=prefix + "idt", refresh=prefix + "rt", login=prefix + "login"
     )
@@ -52,7 +52,6 @@ def _cookie_names(secure: bool) -> CookieNames:
 
 # -- the refresh cookie: sealed to the session it was issued to (DESIGN §6) ----------------
 
-REFRESH_COOKIE_INFO = b"osapp.claims refresh cookie v1"
 REFRESH_COOKIE_VERSION = "r1."
 # AES-GCM-SIV (RFC 8452) under a fixed nonce is deterministic encryption: one binding always
 # seals to one cookie value, so the concurrent requests of a rotation all set the same bytes.
@@ -71,31 +70,32 @@ class RefreshBinding:
 
 
 @functools.lru_cache(maxsize=4)
-def _refresh_cookie_aead(secret_key: str) -> AESGCMSIV:
+def _refresh_cookie_aead(secret_key: str, info: bytes) -> AESGCMSIV:
     # HKDF (RFC 5869) from SECRET_KEY: rotating SECRET_KEY ends refreshes, never leaks them.
-    hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=REFRESH_COOKIE_INFO)
+    # `info` (REFRESH_COOKIE_INFO) separates deployments that share a SECRET_KEY.
+    hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info)
     return AESGCMSIV(hkdf.derive(secret_key.encode("utf-8", "surrogatepass")))
 
 
-def seal_refresh_cookie(binding: RefreshBinding) -> str:
+def seal_refresh_cookie(binding: RefreshBinding, info: bytes) -> str:
     """AES-GCM-SIV over the token and its `sub`/`sid`: unreadable and unforgeable without
     SECRET_KEY, so a random or foreign value never reaches the issuer."""
     plaintext = json.dumps(
         {"rt": binding.refresh_token, "sub": binding.subject, "sid": binding.session_id},
         separators=(",", ":"),
     ).encode()
-    sealed = _refresh_cookie_aead(settings.SECRET_KEY).encrypt(SEAL_NONCE, plaintext, REFRESH_COOKIE_INFO)
+    sealed = _refresh_cookie_aead(settings.SECRET_KEY, info).encrypt(SEAL_NONCE, plaintext, info)
     return REFRESH_COOKIE_VERSION + base64.urlsafe_b64encode(sealed).decode().rstrip("=")
 
 
-def open_refresh_cookie(value: str | None) -> RefreshBinding | None:
+def open_refresh_cookie(value: str | None, info: bytes) -> RefreshBinding | None:
     """The binding a cookie of ours carries, or None (absent, foreign, tampered, old key)."""
     if not value or not value.startswith(REFRESH_COOKIE_VERSION):
         return None
     body = value[len(REFRESH_COOKIE_VERSION) :]
     try:
         raw = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
-        plaintext = _refresh_cookie_aead(settings.SECRET_KEY).decrypt(SEAL_NONCE, raw, REFRESH_COOKIE_INFO)
+        plaintext = _refresh_cookie_aead(settings.SECRET_KEY, info).decrypt(SEAL_NONCE, raw, info)
         payload = json.loads(plaintext)
     except (InvalidTag, ValueError, binascii.Error):
         return None
@@ -108,13 +108,14 @@ def open_refresh_cookie(value: str | None) -> RefreshBinding | None:
 
 
 def read_refresh_cookie(cookies: Mapping[str, str], config: ClaimsConfig) -> RefreshBinding | None:
-    return open_refresh_cookie(read_token_cookie(cookies, cookie_names(config).refresh))
+    return open_refresh_cookie(read_token_cookie(cookies, cookie_names(config).refresh), config.refresh_cookie_info)
 
 
 def write_refresh_cookie(
     response: HttpResponse, request: HttpRequest, config: ClaimsConfig, binding: RefreshBinding
 ) -> None:
-    write_token_cookie(response, request, config, cookie_names(config).refresh, seal_refresh_cookie(binding))
+    sealed = seal_refresh_cookie(binding, config.refresh_cookie_info)
+    write_token_cookie(response, request, config, cookie_names(config).refresh, sealed)
 
 
 def set_cookie(

@@ -1,9 +1,9 @@
 """The issuer's signing keys: parsed from a baked JWKS, pinned to one algorithm each.
 
 Verifying a token makes no network call: the key set is read from the file `bake_jwks` wrote
-(or from `OSAPP_JWKS` inline). Only a token naming an unknown `kid` with an algorithm we accept
+(or from the inline `JWKS` setting). Only a token naming an unknown `kid` with an algorithm we accept
 may trigger a runtime fetch of `jwks_uri`, single-flight and at most once per
-`OSAPP_JWKS_REFETCH_INTERVAL` per process (DESIGN §4), so a key rotation at the issuer does not
+`JWKS_REFETCH_INTERVAL` per process (DESIGN §4), so a key rotation at the issuer does not
 log anyone out and junk tokens cannot turn into issuer traffic.
 """
 
@@ -218,14 +218,17 @@ def load_keyset(
     fetch_jwks: JwksFetcher | None,
     refetch_interval_seconds: float,
     fetch_wait_seconds: float = 15.0,
+    inline_name: str = "JWKS",
+    clock: Callable[[], float] = time.monotonic,
 ) -> KeySet:
-    """The KeySet from configuration: inline JWKS, else the baked file, else runtime only."""
+    """The KeySet from configuration: inline JWKS (the setting `inline_name`), else the baked
+    file, else runtime only."""
     if jwks_inline:
         try:
             keys = parse_jwks(jwks_inline)
         except JwksError as exc:
-            raise KeysUnavailable(f"OSAPP_JWKS: {exc}") from None
-        source = "OSAPP_JWKS"
+            raise KeysUnavailable(f"{inline_name}: {exc}") from None
+        source = inline_name
     elif jwks_file is not None and jwks_file.exists():
         try:
             keys = read_jwks_file(jwks_file)
@@ -242,4 +245,5 @@ def load_keyset(
         refetch_interval_seconds=refetch_interval_seconds,
         fetch_wait_seconds=fetch_wait_seconds,
         source=source,
+        clock=clock,
     )

@@ -18,7 +18,9 @@ from ninja.utils import check_csrf
 from .config import load_config
 from .cookies import cookie_names, read_token_cookie
 from .principal import Principal
-from .verifier import get_verifier, log_expired_rejection
+from .runtime import get_runtime
+from .session import resolution_of
+from .verifier import log_expired_rejection
 
 
 class CsrfRejected(HttpError):
@@ -32,18 +34,18 @@ class CsrfRejected(HttpError):
 
 class CookieSession(APIKeyCookie):
     openapi_description = (
-        "The browser session cookie set by /auth/login. Unsafe methods (POST, PUT, PATCH, "
+        "The browser session cookie set by signing in. Unsafe methods (POST, PUT, PATCH, "
         "DELETE) also need Django's CSRF token in the X-CSRFToken header."
     )
 
     def __init__(self) -> None:
-        # The name shown in the OpenAPI document. load_config, not get_config: importing the
+        # The name shown in the OpenAPI document. load_config, not the runtime: importing the
         # URLconf must not raise; a bad configuration is reported by the system checks.
         self.param_name = cookie_names(load_config()).access
         super().__init__(csrf=True)
 
     def _get_key(self, request: HttpRequest) -> str | None:
-        token = read_token_cookie(request.COOKIES, cookie_names(get_verifier().config).access)
+        token = read_token_cookie(request.COOKIES, cookie_names(get_runtime().config).access)
         if token is None:
             # No session cookie, nothing for CSRF to protect: let the next auth (Bearer) try.
             return None
@@ -54,7 +56,7 @@ class CookieSession(APIKeyCookie):
     def authenticate(self, request: HttpRequest, key: str | None) -> Principal | None:
         if not key:
             return None
-        return getattr(request, "principal", None)
+        return resolution_of(request).principal
 
 
 class BearerToken(HttpBearer):
@@ -64,6 +66,6 @@ class BearerToken(HttpBearer):
     )
 
     def authenticate(self, request: HttpRequest, token: str) -> Principal | None:
-        auth = get_verifier().authenticate(token)
+        auth = get_runtime().verifier.authenticate(token)
         log_expired_rejection(auth)  # a bearer token is never renewed here
         return auth.principal

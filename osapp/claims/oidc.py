@@ -27,7 +27,7 @@ from .errors import (
     IssuerOutcomeUnknown,
     IssuerProtocolError,
 )
-from .metrics import ISSUER_CALLS
+from .metrics import ClaimsMetrics, metrics_for
 
 log = logging.getLogger("osapp.claims.oidc")
 
@@ -38,18 +38,18 @@ REQUIRED_METADATA = ("issuer", "authorization_endpoint", "token_endpoint", "jwks
 # RFC 6749 §5.2: the OAuth errors about this grant. Every other error code is about the client
 # or the request osapp built, i.e. osapp's settings: it must never end a user's session.
 GRANT_ERRORS = ("invalid_grant",)
-# The variable an operator should check for a fault of each kind (named in the ERROR log).
-CLIENT_SETTINGS = "OSAPP_CLIENT_ID / OSAPP_CLIENT_SECRET / OSAPP_CLIENT_AUTH_METHOD"
+# The settings an operator should check for a fault of each kind (named in the ERROR log).
+CLIENT_SETTINGS = ("CLIENT_ID", "CLIENT_SECRET", "CLIENT_AUTH_METHOD")
 SECRET_ERRORS = ("invalid_client",)
 
 
-def _setting_for_oauth_error(error: str) -> str:
+def _settings_for_oauth_error(error: str) -> tuple[str, ...]:
     if error in SECRET_ERRORS:
-        return "OSAPP_CLIENT_SECRET"
+        return ("CLIENT_SECRET",)
     if error in ("unauthorized_client", "unsupported_grant_type"):
-        return "OSAPP_CLIENT_ID"
+        return ("CLIENT_ID",)
     if error == "invalid_scope":
-        return "OSAPP_SCOPES"
+        return ("SCOPES",)
     return CLIENT_SETTINGS
 
 
@@ -76,12 +76,13 @@ class TokenSet:
     expires_in: int | None
 
     @classmethod
-    def from_response(cls, body: Mapping[str, Any]) -> TokenSet:
+    def from_response(cls, body: Mapping[str, Any], setting: str = 'CLAIMS_SESSION["ISSUER"]') -> TokenSet:
+        """`setting`: what to name in a protocol error (the issuer setting)."""
         access_token = body.get("access_token")
         if not isinstance(access_token, str) or not access_token:
-            raise IssuerProtocolError("token response without access_token", "OSAPP_ISSUER")
+            raise IssuerProtocolError("token response without access_token", setting)
         if str(body.get("token_type", "")).lower() != "bearer":
-            raise IssuerProtocolError("token response with a token_type other than Bearer", "OSAPP_ISSUER")
+            raise IssuerProtocolError("token response with a token_type other than Bearer", setting)
 
         def optional_str(name: str) -> str | None:
             value = body.get(name)
@@ -99,8 +100,17 @@ class TokenSet:
 class IssuerClient:
     """A small, thread-safe client for one issuer and one confidential client."""
 
-    def __init__(self, config: ClaimsConfig, transport: httpx.BaseTransport | None = None) -> None:
+    def __init__(
+        self,
+        config: ClaimsConfig,
+        transport: httpx.BaseTransport | None = None,
+        *,
+        metrics: ClaimsMetrics | None = None,
+    ) -> None:
         self.config = config
+        self._calls = (metrics or metrics_for(config.metric_prefix)).issuer_calls
+        # What an operator sets for the issuer URL (named in every protocol fault).
+        self._issuer_setting = config.name_of("ISSUER")
         self._http = httpx.Client(
             timeout=config.issuer_timeout_seconds,
             transport=transport,
@@ -117,7 +127,7 @@ class IssuerClient:
 
     def _request(self, endpoint: str, method: str, url: str, **kwargs: Any) -> httpx.Response:
         """One call; failures raised by what the caller must do (errors.py, DESIGN §6)."""
-        ISSUER_CALLS.labels(endpoint).inc()
+        self._calls.labels(endpoint).inc()
         started = time.monotonic()
         try:
             response = self._http.request(method, url, **kwargs)
@@ -125,7 +135,7 @@ class IssuerClient:
             # Never sent: no connection, so nothing can have been consumed.
             if _connect_failure_is_config(exc):
                 raise IssuerProtocolError(
-                    f"{endpoint}: cannot connect ({type(exc).__name__}: DNS or TLS)", "OSAPP_ISSUER"
+                    f"{endpoint}: cannot connect ({type(exc).__name__}: DNS or TLS)", self._issuer_setting
                 ) from None
             log.warning("issuer call failed endpoint=%s reason=%s", endpoint, type(exc).__name__)
             raise IssuerNotReached(f"{endpoint}: {type(exc).__name__}") from None
@@ -149,7 +159,7 @@ class IssuerClient:
         if response.status_code >= 500:
             raise IssuerOutcomeUnknown(f"{endpoint}: HTTP {response.status_code}")
         if len(response.content) > MAX_RESPONSE_BYTES:
-            raise IssuerProtocolError(f"{endpoint}: response too large", "OSAPP_ISSUER")
+            raise IssuerProtocolError(f"{endpoint}: response too large", self._issuer_setting)
         return response
 
     def _json(self, endpoint: str, response: httpx.Response) -> dict[str, Any]:
@@ -159,7 +169,7 @@ class IssuerClient:
             body = None
         if not isinstance(body, dict):
             raise IssuerProtocolError(
-                f"{endpoint}: HTTP {response.status_code} is not a JSON object", "OSAPP_ISSUER"
+                f"{endpoint}: HTTP {response.status_code} is not a JSON object", self._issuer_setting
             )
         return body
 
@@ -181,16 +191,16 @@ class IssuerClient:
                 return self._metadata
             response = self._request("discovery", "GET", self.config.issuer + DISCOVERY_PATH)
             if response.status_code != 200:
-                raise IssuerProtocolError(f"discovery: HTTP {response.status_code}", "OSAPP_ISSUER")
+                raise IssuerProtocolError(f"discovery: HTTP {response.status_code}", self._issuer_setting)
             metadata = self._json("discovery", response)
             missing = [name for name in REQUIRED_METADATA if not isinstance(metadata.get(name), str)]
             if missing:
-                raise IssuerProtocolError(f"discovery document lacks {', '.join(missing)}", "OSAPP_ISSUER")
+                raise IssuerProtocolError(f"discovery document lacks {', '.join(missing)}", self._issuer_setting)
             # OIDC Discovery §4.3: the document's issuer must be exactly the one we asked.
             if metadata["issuer"] != self.config.issuer:
                 raise IssuerProtocolError(
-                    f"discovery issuer {metadata['issuer']!r} is not OSAPP_ISSUER {self.config.issuer!r}",
-                    "OSAPP_ISSUER",
+                    f"discovery issuer {metadata['issuer']!r} is not {self._issuer_setting} {self.config.issuer!r}",
+                    self._issuer_setting,
                 )
             self._metadata, self._metadata_at = metadata, time.monotonic()
             return metadata
@@ -198,7 +208,7 @@ class IssuerClient:
     def fetch_jwks(self) -> dict[str, Any]:
         response = self._request("jwks", "GET", self.metadata()["jwks_uri"])
         if response.status_code != 200:
-            raise IssuerProtocolError(f"jwks: HTTP {response.status_code}", "OSAPP_ISSUER")
+            raise IssuerProtocolError(f"jwks: HTTP {response.status_code}", self._issuer_setting)
         return self._json("jwks", response)
 
     # -- token endpoint ----------------------------------------------------------------
@@ -218,13 +228,14 @@ class IssuerClient:
             if response.status_code not in (400, 401) or not isinstance(error, str):
                 raise IssuerProtocolError(
                     f"{endpoint}: HTTP {response.status_code} is not an OAuth answer",
-                    "OSAPP_ISSUER (its token_endpoint)",
+                    f"{self._issuer_setting} (its token_endpoint)",
                 )
             description = str(body.get("error_description", ""))[:200] if isinstance(body, dict) else ""
             if error in GRANT_ERRORS:
                 raise GrantRejected(error, description)
-            raise ClientRejected(error[:64], description, _setting_for_oauth_error(error))
-        return TokenSet.from_response(self._json(endpoint, response))
+            names = " / ".join(self.config.name_of(key) for key in _settings_for_oauth_error(error))
+            raise ClientRejected(error[:64], description, names)
+        return TokenSet.from_response(self._json(endpoint, response), self._issuer_setting)
 
     def exchange_code(self, code: str, redirect_uri: str, code_verifier: str) -> TokenSet:
         """RFC 6749 §4.1.3 with RFC 7636 §4.5 (PKCE)."""
@@ -258,7 +269,7 @@ class IssuerClient:
         )
         if response.status_code != 200:
             # RFC 7009 §2.2.1: an error here never changes a session; report it as a fault.
-            raise IssuerProtocolError(f"revocation: HTTP {response.status_code}", "OSAPP_ISSUER")
+            raise IssuerProtocolError(f"revocation: HTTP {response.status_code}", self._issuer_setting)
         return True
 
     def end_session_endpoint(self) -> str | None:

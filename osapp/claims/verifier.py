@@ -1,8 +1,8 @@
 """The one verifier every adapter uses (HTTP middleware, API auth, WebSocket middleware).
 
-It owns the process-wide pieces — config, KeySet, verified-claims cache, issuer client — and
-turns a token into an `Authentication`: a Principal, or the reason there is none. It never
-refreshes; only the HTTP middleware may do that (DESIGN §5).
+It holds the KeySet and the verified-claims cache and turns a token into an `Authentication`:
+a Principal, or the reason there is none. It never refreshes; only the HTTP middleware may do
+that (DESIGN §5). The runtime (runtime.py) builds one per process.
 """
 
 from __future__ import annotations
@@ -12,17 +12,16 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from enum import StrEnum
 
 from asgiref.sync import sync_to_async
 
 from .cache import VerifiedClaimsCache
-from .config import ClaimsConfig, get_config
+from .config import ClaimsConfig
 from .errors import KeyFetchRequired, KeysUnavailable, TokenExpired, TokenInvalid
-from .keys import KeySet, load_keyset
-from .metrics import TOKEN_VERIFICATIONS, VERIFIED_CACHE_HIT, VERIFIED_CACHE_MISS
-from .oidc import IssuerClient
+from .keys import JwksFetcher, KeySet, load_keyset
+from .metrics import ClaimsMetrics, metrics_for
 from .principal import Principal
-from .singleton import process_singleton
 from .tokens import (
     VerifyPolicy,
     principal_from_verified,
@@ -34,14 +33,22 @@ from .tokens import (
 log = logging.getLogger("osapp.claims")
 
 
+class AuthState(StrEnum):
+    """What verifying one access token found."""
+
+    VALID = "valid"
+    EXPIRED = "expired"  # signature, iss and aud hold: may refresh
+    INVALID = "invalid"
+    ABSENT = "absent"
+    NEEDS_KEY_FETCH = "needs_key_fetch"  # only when fetching was not allowed
+
+
 @dataclass(frozen=True)
 class Authentication:
     """The outcome of verifying one access token."""
 
     principal: Principal | None
-    # "valid", "expired" (signature/iss/aud hold: may refresh), "invalid", "absent",
-    # "needs_key_fetch" (only when fetching was not allowed)
-    state: str
+    state: AuthState
     reason: str = ""
     subject: str | None = None
     # The verified `exp` (also of an expired token: DESIGN §6 bounds how old may refresh).
@@ -49,10 +56,10 @@ class Authentication:
 
     @property
     def may_refresh(self) -> bool:
-        return self.state in ("valid", "expired")
+        return self.state in (AuthState.VALID, AuthState.EXPIRED)
 
 
-ABSENT = Authentication(None, "absent")
+ABSENT = Authentication(None, AuthState.ABSENT)
 
 
 class Verifier:
@@ -61,12 +68,15 @@ class Verifier:
         config: ClaimsConfig,
         *,
         keys: KeySet | None = None,
-        issuer: IssuerClient | None = None,
+        fetch_jwks: JwksFetcher | None = None,
         clock: Callable[[], float] = time.time,
+        metrics: ClaimsMetrics | None = None,
     ) -> None:
+        """`fetch_jwks` fetches the issuer's JWKS (a rotated key); None: never fetch."""
         self.config = config
-        self.issuer = issuer or IssuerClient(config)
+        self._fetch_jwks = fetch_jwks
         self.clock = clock
+        self.metrics = metrics or metrics_for(config.metric_prefix)
         self.policy = VerifyPolicy(
             issuer=config.issuer,
             audience=config.audience,
@@ -89,10 +99,12 @@ class Verifier:
                     self._keys = load_keyset(
                         self.config.jwks_inline,
                         self.config.jwks_file,
-                        fetch_jwks=self.issuer.fetch_jwks,
+                        fetch_jwks=self._fetch_jwks,
                         refetch_interval_seconds=self.config.jwks_refetch_interval_seconds,
                         # Waiting for another caller's fetch never outlasts the fetch itself.
                         fetch_wait_seconds=self.config.issuer_timeout_seconds + 1,
+                        inline_name=self.config.name_of("JWKS"),
+                        clock=self.clock,
                     )
                     log.info("keys loaded source=%s kids=%s", self._keys.source, ",".join(self._keys.kids))
         return self._keys
@@ -108,11 +120,12 @@ class Verifier:
         if not access_token:
             return ABSENT
         now = self.clock()
+        metrics = self.metrics
         cached = self.cache.get(access_token, now)
         if cached is not None:
-            VERIFIED_CACHE_HIT.inc()
-            return Authentication(cached, "valid", subject=cached.user_id, expires_at=cached.expires_at)
-        VERIFIED_CACHE_MISS.inc()
+            metrics.verified_cache_hit.inc()
+            return Authentication(cached, AuthState.VALID, subject=cached.user_id, expires_at=cached.expires_at)
+        metrics.verified_cache_miss.inc()
         try:
             claims = verify_access_claims(
                 access_token, self.keys, self.policy, now=now, allow_fetch=allow_fetch
@@ -122,28 +135,28 @@ class Verifier:
                 display = self._display_claims(id_token, claims["sub"], now)
             principal = principal_from_verified(claims, self.policy, display=display)
         except KeyFetchRequired:
-            return Authentication(None, "needs_key_fetch")
+            return Authentication(None, AuthState.NEEDS_KEY_FETCH)
         except TokenExpired as exc:
-            TOKEN_VERIFICATIONS.labels("expired").inc()
+            metrics.token_verifications.labels("expired").inc()
             exp = exc.claims.get("exp")
             return Authentication(
                 None,
-                "expired",
+                AuthState.EXPIRED,
                 exc.reason,
                 subject=exc.claims.get("sub"),
                 expires_at=int(exp) if isinstance(exp, (int, float)) else None,
             )
         except TokenInvalid as exc:
-            TOKEN_VERIFICATIONS.labels("invalid").inc()
+            metrics.token_verifications.labels("invalid").inc()
             log.warning("access token rejected reason=%r", exc.reason)
-            return Authentication(None, "invalid", exc.reason)
+            return Authentication(None, AuthState.INVALID, exc.reason)
         except KeysUnavailable as exc:
-            TOKEN_VERIFICATIONS.labels("invalid").inc()
+            metrics.token_verifications.labels("invalid").inc()
             log.error("access token not verifiable reason=%r", f"keys unavailable: {exc}")
-            return Authentication(None, "invalid", "keys unavailable")
-        TOKEN_VERIFICATIONS.labels("valid").inc()
+            return Authentication(None, AuthState.INVALID, "keys unavailable")
+        metrics.token_verifications.labels("valid").inc()
         self.cache.put(access_token, principal)
-        return Authentication(principal, "valid", subject=principal.user_id, expires_at=principal.expires_at)
+        return Authentication(principal, AuthState.VALID, subject=principal.user_id, expires_at=principal.expires_at)
 
     async def aauthenticate(self, access_token: str | None, id_token: str | None = None) -> Authentication:
         """`authenticate` for async callers: never blocks the event loop.
@@ -152,7 +165,7 @@ class Verifier:
         verification runs in a worker thread.
         """
         auth = self.authenticate(access_token, id_token, allow_fetch=False)
-        if auth.state == "needs_key_fetch":
+        if auth.state is AuthState.NEEDS_KEY_FETCH:
             auth = await sync_to_async(self.authenticate, thread_sensitive=False)(access_token, id_token)
         return auth
 
@@ -184,14 +197,5 @@ def log_expired_rejection(auth: Authentication) -> None:
     `authenticate` cannot: on the HTTP path an expired token may still renew (DESIGN §5). The
     adapters that never renew (bearer, WebSocket) and the HTTP path without a refresh token do.
     """
-    if auth.state == "expired":
+    if auth.state is AuthState.EXPIRED:
         log.warning("access token rejected reason=%r sub=%s", auth.reason, auth.subject)
-
-
-@process_singleton
-def get_verifier() -> Verifier:
-    return Verifier(get_config())
-
-
-def reset_verifier() -> None:
-    get_verifier.cache_clear()

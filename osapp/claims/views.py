@@ -17,6 +17,7 @@ from asgiref.sync import async_to_sync
 from django.core import signing
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
+from django.urls import reverse
 from django.utils.crypto import constant_time_compare
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
@@ -35,13 +36,13 @@ from .cookies import (
     write_token_cookie,
 )
 from .errors import GrantRejected, IssuerError, IssuerMisconfigured, TokenInvalid
-from .refresh import BackendUnavailable, get_coordinator
-from .verifier import get_verifier
+from .refresh import BackendUnavailable
+from .runtime import get_runtime
+from .session import SIGN_OUT_VIEW_ATTRIBUTE, resolution_of
 
 log = logging.getLogger("osapp.claims.views")
 
 LOGIN_SALT = "osapp.claims.login"
-CALLBACK_PATH = "/auth/callback"
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
 
 
@@ -60,9 +61,18 @@ def safe_next(candidate: str | None) -> str:
 
 
 def base_url(request: HttpRequest) -> str:
-    """OSAPP_BASE_URL when set, else this request's own origin (DESIGN §8)."""
-    configured = get_verifier().config.base_url
+    """The BASE_URL setting when set, else this request's own origin (DESIGN §8)."""
+    configured = get_runtime().config.base_url
     return configured or request.build_absolute_uri("/").rstrip("/")
+
+
+def url_of(request: HttpRequest | None, name: str) -> str:
+    """The path of this component's view `name`, wherever the project mounted its URLs.
+
+    `claims` is the application namespace (urls.py's app_name): it resolves whatever instance
+    namespace the project chose, and the current request's instance when mounted twice."""
+    match = getattr(request, "resolver_match", None)
+    return reverse(f"claims:{name}", current_app=match.namespace if match is not None else None)
 
 
 def _pkce_challenge(verifier: str) -> str:
@@ -72,18 +82,23 @@ def _pkce_challenge(verifier: str) -> str:
 
 
 def _error_page(request: HttpRequest, title: str, message: str, status: int) -> HttpResponse:
-    return render(
-        request, "claims/error.html", {"title": title, "message": message}, status=status
-    )
+    config = get_runtime().config
+    context = {
+        "title": title,
+        "message": message,
+        "base_template": config.base_template,
+        "login_url": url_of(request, "login"),
+    }
+    return render(request, config.error_template, context, status=status)
 
 
 @never_cache
 @require_GET
 def login(request: HttpRequest) -> HttpResponse:
-    verifier = get_verifier()
-    config = verifier.config
+    runtime = get_runtime()
+    config = runtime.config
     try:
-        authorization_endpoint = verifier.issuer.metadata()["authorization_endpoint"]
+        authorization_endpoint = runtime.issuer.metadata()["authorization_endpoint"]
     except IssuerError as exc:
         log.warning("sign-in unavailable: %s", exc)
         return _error_page(
@@ -98,7 +113,7 @@ def login(request: HttpRequest) -> HttpResponse:
     params = {
         "response_type": "code",
         "client_id": config.client_id,
-        "redirect_uri": base_url(request) + CALLBACK_PATH,
+        "redirect_uri": base_url(request) + url_of(request, "callback"),
         "scope": config.scopes,
         "state": pending["state"],
         "nonce": pending["nonce"],
@@ -119,8 +134,8 @@ def login(request: HttpRequest) -> HttpResponse:
 @never_cache
 @require_GET
 def callback(request: HttpRequest) -> HttpResponse:
-    verifier = get_verifier()
-    config = verifier.config
+    runtime = get_runtime()
+    verifier, config = runtime.verifier, runtime.config
     names = cookie_names(config)
     try:
         pending = signing.loads(
@@ -142,7 +157,8 @@ def callback(request: HttpRequest) -> HttpResponse:
     if not code:
         return _error_page(request, "Sign-in failed", "The sign-in response had no code.", 400)
     try:
-        tokens = verifier.issuer.exchange_code(code, base_url(request) + CALLBACK_PATH, pending["verifier"])
+        redirect_uri = base_url(request) + url_of(request, "callback")
+        tokens = runtime.issuer.exchange_code(code, redirect_uri, pending["verifier"])
     except GrantRejected as exc:
         log.warning("code exchange rejected error=%r", exc.error)
         return _error_page(request, "Sign-in failed", "The sign-in service refused the code. Please try again.", 400)
@@ -190,8 +206,8 @@ def callback(request: HttpRequest) -> HttpResponse:
 @require_POST
 def logout(request: HttpRequest) -> HttpResponse:
     """Revoke the refresh token (RFC 7009), clear cookies, then RP-initiated logout."""
-    verifier = get_verifier()
-    config = verifier.config
+    runtime = get_runtime()
+    config = runtime.config
     names = cookie_names(config)
     binding = read_refresh_cookie(request.COOKIES, config)
     refresh_token = binding.refresh_token if binding is not None else None
@@ -201,13 +217,13 @@ def logout(request: HttpRequest) -> HttpResponse:
         try:
             # Logout wins (DESIGN §6): tombstone the whole chain so no refresh in flight can
             # resurrect the session, and revoke its newest refresh token, not the cookie's.
-            refresh_token = async_to_sync(get_coordinator().end_session)(refresh_token)
+            refresh_token = async_to_sync(runtime.coordinator.end_session)(refresh_token)
         except BackendUnavailable as exc:
             log.warning("sign-out could not tombstone the session: %s", exc)
     try:
         if refresh_token:
-            verifier.issuer.revoke(refresh_token)
-        end_session = verifier.issuer.end_session_endpoint()
+            runtime.issuer.revoke(refresh_token)
+        end_session = runtime.issuer.end_session_endpoint()
     except IssuerError as exc:
         # The cookies go regardless; an unrevoked refresh token expires at the issuer.
         log.warning("sign-out could not reach the issuer: %s", exc)
@@ -220,14 +236,19 @@ def logout(request: HttpRequest) -> HttpResponse:
         target = f"{end_session}?{urlencode(params)}"
     response = HttpResponseRedirect(target)
     clear_token_cookies(response, request, config)
-    log.info("signed out sub=%s", getattr(getattr(request, "principal", None), "user_id", None))
+    principal = resolution_of(request).principal
+    log.info("signed out sub=%s", principal.user_id if principal is not None else None)
     return response
+
+
+# Logout wins (DESIGN §6): the middleware never renews a session on its way to this view.
+setattr(logout, SIGN_OUT_VIEW_ATTRIBUTE, True)  # noqa: B010 - the mark's name is shared
 
 
 @never_cache
 @require_GET
 def session(request: HttpRequest) -> JsonResponse:
-    principal = getattr(request, "principal", None)
+    principal = resolution_of(request).principal
     if principal is None:
         return JsonResponse({"authenticated": False})
     return JsonResponse(

@@ -18,7 +18,8 @@ from django.http.cookie import parse_cookie
 from django.http.request import split_domain_port, validate_host
 
 from .cookies import cookie_names, read_token_cookie
-from .verifier import get_verifier, log_expired_rejection
+from .runtime import get_runtime
+from .verifier import log_expired_rejection
 
 log = logging.getLogger("osapp.claims.websocket")
 
@@ -91,7 +92,7 @@ class SameOriginValidator:
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
         if scope.get("type") == "websocket":
-            refusal = origin_refusal(scope, get_verifier().config.base_url)
+            refusal = origin_refusal(scope, get_runtime().config.base_url)
             if refusal is not None:
                 log.warning("websocket refused reason=%r origin=%r", refusal, (_header(scope, b"origin") or "")[:200])
                 return await WebsocketDenier()(scope, receive, send)
@@ -101,8 +102,8 @@ class SameOriginValidator:
 class ClaimsWebSocketMiddleware(BaseMiddleware):
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
         if scope.get("type") == "websocket":
-            verifier = get_verifier()
-            names = cookie_names(verifier.config)
+            runtime = get_runtime()
+            verifier, names = runtime.verifier, cookie_names(runtime.config)
             cookies = cookies_from_scope(scope)
             auth = await verifier.aauthenticate(
                 read_token_cookie(cookies, names.access), read_token_cookie(cookies, names.id_token)

@@ -32,8 +32,7 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 from pydantic import field_validator
 from pydantic_core import PydanticCustomError
 
-from osapp.claims.ninja_auth import BearerToken, CookieSession, CsrfRejected
-from osapp.claims.principal import Org, Principal, ProjectRef
+from osapp.claims import BearerToken, CookieSession, CsrfRejected, Org, Principal, ProjectRef
 
 from .events import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, InvalidEvent, append_event, list_events
 from .models import MAX_EVENT_CHARS

@@ -1,5 +1,6 @@
-"""System checks for the workspace: a wrong setting fails `manage.py check` (or
-`check --deploy`, for settings only a laptop may use), naming the variable."""
+"""System checks of osapp's own variables: a wrong one fails `manage.py check` (or
+`check --deploy`, for settings only a laptop may use), naming the variable. The claims
+component checks its settings itself (`claims.*`, osapp/claims/checks.py)."""
 
 from __future__ import annotations
 
@@ -8,9 +9,31 @@ from typing import Any
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, register
 
-from osapp.claims.config import load_config
+from osapp.claims import load_config
+from osapp.environment import environment_problems
 
 from .throttling import rate_error
+
+DEVELOPMENT_CLIENT_SECRET = "osapp-dev-secret"
+
+
+@register("osapp")
+def check_environment(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    return environment_problems(getattr(settings, "OSAPP_ENVIRONMENT_ERRORS", ()))
+
+
+@register("osapp", deploy=True)
+def check_development_secret(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    config = load_config()
+    if not config.issuer_is_loopback and config.client_secret == DEVELOPMENT_CLIENT_SECRET:
+        return [
+            Error(
+                "OSAPP_CLIENT_SECRET is the development issuer's secret, with a non-development issuer",
+                hint="Set OSAPP_CLIENT_SECRET to the secret the issuer registered for this client.",
+                id="osapp.E004",
+            )
+        ]
+    return []
 
 
 @register("osapp")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from osapp.claims.principal import Org, Principal, ProjectRef
+from osapp.claims import Org, Principal, ProjectRef
 
 from .live import publish_event
 from .models import MAX_EVENT_CHARS, Event

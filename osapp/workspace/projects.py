@@ -17,8 +17,7 @@ from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.http import HttpRequest
 
-from osapp.claims.principal import Org, Principal
-from osapp.claims.renewal import current_tokens, refresh_now
+from osapp.claims import Org, Principal, current_tokens, refresh_now
 
 log = logging.getLogger("osapp.workspace.projects")
 

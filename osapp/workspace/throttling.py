@@ -23,7 +23,7 @@ from django.conf import settings
 from django.http import HttpRequest
 from ninja.throttling import SimpleRateThrottle
 
-from osapp.claims.principal import Principal
+from osapp.claims import Principal
 
 log = logging.getLogger("osapp.workspace.throttling")
 

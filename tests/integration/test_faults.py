@@ -92,15 +92,15 @@ def test_bad_baked_jwks_warns_on_migrate_fails_deploy_check_and_startup_naming_t
     # with a warning naming the file; `check --deploy` and the server's start-up refuse.
     migrate = manage(env, "migrate", "--noinput", check=False)
     assert migrate.returncode == 0, migrate.stderr
-    assert str(jwks_file) in migrate.stderr and "osapp.W00" in migrate.stderr
+    assert str(jwks_file) in migrate.stderr and "claims.W00" in migrate.stderr
     check = manage(env, "check", "--deploy", check=False)
-    assert check.returncode != 0 and str(jwks_file) in check.stderr and "osapp.E00" in check.stderr
+    assert check.returncode != 0 and str(jwks_file) in check.stderr and "claims.E00" in check.stderr
     server = subprocess.run(
         [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "--bind", f"127.0.0.1:{port}"],
         cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=60,
     )
     print(f"\n{problem} JWKS: migrate exit {migrate.returncode}; check --deploy exit {check.returncode}; gunicorn exit {server.returncode}: "
-          f"{[line for line in server.stderr.splitlines() if 'osapp.E' in line]}")
+          f"{[line for line in server.stderr.splitlines() if 'claims.E' in line]}")
     assert server.returncode != 0
     assert str(jwks_file) in server.stderr
 

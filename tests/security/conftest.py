@@ -1,15 +1,15 @@
 """Security tests: the real middleware stack, a local test key, and a fake issuer that records.
 
-`fake_issuer` replaces the transport of the verifier's issuer client (the one client every
-issuer call goes through, the refresh coordinator's included), so a test can assert exactly
-which calls osapp made — usually none.
+`fake_issuer` installs a claims runtime whose HTTP transport is the fake (the issuer client is
+the one every issuer call goes through, the refresh coordinator's included), so a test can
+assert exactly which calls osapp made — usually none.
 """
 
 from __future__ import annotations
 
 import pytest
 
-from osapp.claims.refresh import reset_coordinator
+from osapp.claims.runtime import reset_runtime
 from tests.security.helpers import FakeIssuer
 
 MATRIX_TEST = "test_hostile_tokens.py::test_hostile_token_is_rejected_everywhere["
@@ -18,9 +18,8 @@ CALLBACK_TEST = "test_hostile_tokens.py::test_hostile_tokens_at_the_callback_are
 
 @pytest.fixture
 def fake_issuer(claims_env):
-    reset_coordinator()
-    yield FakeIssuer().attach()
-    reset_coordinator()
+    yield FakeIssuer(claims_env).attach()
+    reset_runtime()
 
 
 def pytest_terminal_summary(terminalreporter) -> None:

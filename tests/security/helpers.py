@@ -13,9 +13,9 @@ import httpx
 import pytest
 from django.test import Client
 
-from osapp.claims.config import reset_config
-from osapp.claims.refresh import reset_coordinator
-from osapp.claims.verifier import get_verifier, reset_verifier
+from osapp.claims.config import load_config
+from osapp.claims.runtime import ClaimsRuntime, install_runtime
+from tests.conftest import claims_settings
 from tests.support import tokens
 
 METADATA = {
@@ -32,11 +32,15 @@ DISCOVERY_PATH = "/.well-known/openid-configuration"
 class FakeIssuer:
     """The issuer's endpoints, answered in-process; every request osapp makes is recorded."""
 
-    def __init__(self) -> None:
+    def __init__(self, environment: dict[str, str]) -> None:
+        """`environment`: the OSAPP_* variables the component is configured with (claims_env)."""
+        self.environment = dict(environment)
         self.requests: list[httpx.Request] = []
         self.jwks: dict = json.loads(tokens.jwks_json("main"))
         # Set by a test that exercises the code exchange: request -> response.
         self.token_endpoint: Callable[[httpx.Request], httpx.Response] | None = None
+        # Seconds the JWKS endpoint takes (callers arriving meanwhile must wait, not fetch).
+        self.jwks_delay = 0.0
 
     def handle(self, request: httpx.Request) -> httpx.Response:
         self.requests.append(request)
@@ -46,6 +50,8 @@ class FakeIssuer:
         if path == DISCOVERY_PATH:
             return httpx.Response(200, json=METADATA)
         if path == "/jwks":
+            if self.jwks_delay:
+                time.sleep(self.jwks_delay)
             return httpx.Response(200, json=self.jwks)
         if path == "/token" and self.token_endpoint is not None:
             return self.token_endpoint(request)
@@ -53,10 +59,12 @@ class FakeIssuer:
             return httpx.Response(200)
         return httpx.Response(404, json={"error": "not_found"})
 
-    def attach(self) -> FakeIssuer:
-        """Point the current verifier's issuer client (and so the coordinator's) at us."""
-        get_verifier().issuer._http = httpx.Client(transport=httpx.MockTransport(self.handle))
-        reset_coordinator()
+    def attach(self, **runtime_options: Any) -> FakeIssuer:
+        """Serve with a runtime from the current settings whose every issuer call (discovery,
+        JWKS, token, revocation; the coordinator's included) comes to us. `runtime_options`:
+        more of ClaimsRuntime's injections (a clock)."""
+        transport = runtime_options.pop("transport", None) or httpx.MockTransport(self.handle)
+        install_runtime(ClaimsRuntime(load_config(), transport=transport, **runtime_options))
         return self
 
     @property
@@ -64,12 +72,11 @@ class FakeIssuer:
         return [request.url.path for request in self.requests]
 
 
-def reconfigure(monkeypatch: pytest.MonkeyPatch, fake: FakeIssuer, **env: str) -> None:
-    """Change OSAPP_* variables for this test and rebuild the claims component around `fake`."""
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    reset_config()
-    reset_verifier()
+def reconfigure(settings: Any, fake: FakeIssuer, **env: str) -> None:
+    """Change OSAPP_* variables of this test's environment and rebuild the claims component
+    around `fake`, as osapp's settings would map them (`settings`: pytest-django's fixture)."""
+    fake.environment = {**fake.environment, **env}
+    settings.CLAIMS_SESSION = claims_settings(fake.environment)
     fake.attach()
 
 

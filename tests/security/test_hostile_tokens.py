@@ -35,7 +35,6 @@ from cryptography.x509.oid import NameOID
 from django.test import AsyncClient, Client
 
 from osapp.asgi import application
-from osapp.claims.verifier import get_verifier
 from tests.security.helpers import (
     DISCOVERY_PATH,
     assert_one_rejection_logged,
@@ -372,9 +371,9 @@ def socket_close_code(token: str, refresh: bool) -> int | None:
 
 
 @pytest.mark.parametrize("case", CASES)
-def test_hostile_token_is_rejected_everywhere(case: Case, fake_issuer, monkeypatch, caplog):
+def test_hostile_token_is_rejected_everywhere(case: Case, fake_issuer, settings, monkeypatch, caplog):
     if case.jwks is not None:
-        reconfigure(monkeypatch, fake_issuer, OSAPP_JWKS=case.jwks())
+        reconfigure(settings, fake_issuer, OSAPP_JWKS=case.jwks())
     token = case.make()
 
     caplog.clear()
@@ -414,12 +413,15 @@ def test_the_matrix_covers_at_least_forty_cases():
 # The guarded refetch, explicitly ----------------------------------------------------------------
 
 
-def test_unknown_kids_fetch_the_jwks_at_most_once_per_interval(fake_issuer, monkeypatch, caplog):
-    clock = [1000.0]
-    monkeypatch.setattr(get_verifier().keys, "_clock", lambda: clock[0])
+def test_unknown_kids_fetch_the_jwks_at_most_once_per_interval(fake_issuer, caplog):
+    clock = [time.time()]
+    fake_issuer.attach(clock=lambda: clock[0])  # the runtime's injected clock, nothing patched
+
+    def current_claims() -> dict[str, Any]:
+        return claims(iat=int(clock[0]), exp=int(clock[0]) + 600)
 
     def unknown(n: int) -> str:
-        return tokens.sign(claims(), kid=f"unknown-{n}")
+        return tokens.sign(current_claims(), kid=f"unknown-{n}")
 
     for n in range(5):
         assert cookie_client(unknown(n), refresh=True).get(PAGE).status_code == 302
@@ -429,25 +431,17 @@ def test_unknown_kids_fetch_the_jwks_at_most_once_per_interval(fake_issuer, monk
 
     # Many at once: one fetch; callers arriving meanwhile wait for it instead of fetching again.
     clock[0] += 301
-
-    def slow_jwks(handle: Callable[[httpx.Request], httpx.Response]) -> Callable:
-        def handler(request: httpx.Request) -> httpx.Response:
-            if request.url.path == "/jwks":
-                time.sleep(0.2)
-            return handle(request)
-
-        return handler
-
-    get_verifier().issuer._http = httpx.Client(transport=httpx.MockTransport(slow_jwks(fake_issuer.handle)))
+    fake_issuer.jwks_delay = 0.2
     with ThreadPoolExecutor(max_workers=16) as pool:
         statuses = list(pool.map(lambda n: cookie_client(unknown(200 + n), refresh=True).get(PAGE).status_code, range(32)))
     assert statuses == [302] * 32
     assert fake_issuer.paths.count("/jwks") == 2
+    fake_issuer.jwks_delay = 0.0
 
     # A rotation at the issuer: the next interval's fetch finds the new key; nobody is logged out.
     fake_issuer.jwks = json.loads(tokens.jwks_json("main", "rotated"))
     clock[0] += 301
-    rotated = tokens.sign(claims(), key="rotated")
+    rotated = tokens.sign(current_claims(), key="rotated")
     client = AsyncClient()  # the async path fetches too, in a worker thread off the event loop
     client.cookies["osapp_at"] = rotated
     assert async_to_sync(client.get)("/").status_code == 200

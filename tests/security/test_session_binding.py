@@ -33,25 +33,38 @@ def client_with(access_token: str, refresh_cookie: str) -> Client:
     return client
 
 
+INFO = b"osapp.claims refresh cookie v1"  # CLAIMS_SESSION["REFRESH_COOKIE_INFO"]'s default
+
+
+def seal(binding: RefreshBinding) -> str:
+    return seal_refresh_cookie(binding, INFO)
+
+
+def open_(value: str) -> RefreshBinding | None:
+    return open_refresh_cookie(value, INFO)
+
+
 def test_the_seal_is_deterministic_and_tamper_evident():
     # Concurrent requests of one rotation must set byte-identical cookies (one value per
-    # binding); any other binding, any flipped byte or another SECRET_KEY opens to nothing.
+    # binding); any other binding, any flipped byte, another SECRET_KEY or another HKDF info
+    # (another deployment sharing the key) opens to nothing.
     binding = RefreshBinding("rt-1", "42", "sid-1")
-    sealed = seal_refresh_cookie(binding)
-    assert seal_refresh_cookie(RefreshBinding("rt-1", "42", "sid-1")) == sealed
-    assert open_refresh_cookie(sealed) == binding
-    others = {seal_refresh_cookie(RefreshBinding(*b)) for b in (("rt-2", "42", "sid-1"), ("rt-1", "43", "sid-1"),
-                                                                ("rt-1", "42", None))}
+    sealed = seal(binding)
+    assert seal(RefreshBinding("rt-1", "42", "sid-1")) == sealed
+    assert open_(sealed) == binding
+    assert open_refresh_cookie(sealed, b"another deployment") is None
+    others = {seal(RefreshBinding(*b)) for b in (("rt-2", "42", "sid-1"), ("rt-1", "43", "sid-1"),
+                                                 ("rt-1", "42", None))}
     assert sealed not in others and len(others) == 3
     assert "rt-1" not in sealed
     raw = base64.urlsafe_b64decode(sealed[3:] + "=" * (-len(sealed[3:]) % 4))
     flipped = [raw[:i] + bytes([raw[i] ^ 1]) + raw[i + 1:] for i in range(len(raw))]
-    opened = [open_refresh_cookie("r1." + base64.urlsafe_b64encode(v).decode().rstrip("=")) for v in flipped]
+    opened = [open_("r1." + base64.urlsafe_b64encode(v).decode().rstrip("=")) for v in flipped]
     assert opened == [None] * len(raw)
     from django.test import override_settings
 
     with override_settings(SECRET_KEY="another-key"):
-        assert open_refresh_cookie(sealed) is None
+        assert open_(sealed) is None
 
 
 def test_a_genuine_expired_token_with_random_refresh_cookies_costs_no_issuer_call_and_no_file(
@@ -78,10 +91,10 @@ def test_a_refresh_cookie_sealed_for_another_subject_is_never_presented(fake_iss
     assert "/token" not in fake_issuer.paths
 
 
-def test_an_access_token_expired_longer_than_the_bound_never_refreshes(fake_issuer, monkeypatch):
+def test_an_access_token_expired_longer_than_the_bound_never_refreshes(fake_issuer, settings):
     from tests.security.helpers import reconfigure
 
-    reconfigure(monkeypatch, fake_issuer, OSAPP_REFRESH_MAX_EXPIRED_AGE="3600")
+    reconfigure(settings, fake_issuer, OSAPP_REFRESH_MAX_EXPIRED_AGE="3600")
     fake_issuer.token_endpoint = lambda request: httpx.Response(200, json=token_response(tokens.access_token(), None))
     old = tokens.access_token(exp=int(time.time()) - 7200, iat=int(time.time()) - 9000)
     client_with(old, tokens.refresh_cookie("rt-1")).get("/")
@@ -93,7 +106,7 @@ def test_an_access_token_expired_longer_than_the_bound_never_refreshes(fake_issu
     response = client_with(recent, tokens.refresh_cookie("rt-1")).get("/")
     assert fake_issuer.paths.count("/token") == 1
     # The new refresh cookie is sealed to the same subject.
-    binding = open_refresh_cookie(response.cookies["osapp_rt"].value)
+    binding = open_(response.cookies["osapp_rt"].value)
     assert binding is not None and binding.subject == "42" and binding.refresh_token == "rt-1-new"
 
 

@@ -362,8 +362,8 @@ def cookie_attributes(response, name: str) -> dict:
 @pytest.mark.parametrize(
     "secure, prefix", [pytest.param("1", "__Host-osapp_", id="secure"), pytest.param("0", "osapp_", id="local")]
 )
-def test_session_cookies_are_httponly_lax_and_host_bound_when_secure(secure, prefix, fake_issuer, monkeypatch):
-    reconfigure(monkeypatch, fake_issuer, OSAPP_COOKIE_SECURE=secure)
+def test_session_cookies_are_httponly_lax_and_host_bound_when_secure(secure, prefix, fake_issuer, settings):
+    reconfigure(settings, fake_issuer, OSAPP_COOKIE_SECURE=secure)
     expected = {"secure": secure == "1", "httponly": True, "samesite": "Lax", "path": "/", "domain": ""}
     client = Client()
     login = client.get("/auth/login")

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.support.issuer import REPO_ROOT, free_port
+from tests.support.issuer import DEFAULT_CLIENT_SECRET, REPO_ROOT, free_port
 
 _LOADED = re.compile(r"osapp worker (\d+) loaded the app")
 
@@ -31,6 +31,8 @@ def osapp_env(issuer_url: str, state_dir: Path, port: int, extra: Mapping[str, s
         {
             "PYTHONPATH": str(REPO_ROOT),
             "OSAPP_ISSUER": issuer_url,
+            # The development issuer's client (tests/support/issuer.py registers it).
+            "OSAPP_CLIENT_SECRET": DEFAULT_CLIENT_SECRET,
             "OSAPP_BASE_URL": f"http://127.0.0.1:{port}",
             "OSAPP_STATE_DIR": str(state_dir),
             "OSAPP_JWKS_FILE": str(state_dir / "jwks.json"),

@@ -74,6 +74,7 @@ def access_token(**overrides: Any) -> str:
 
 def refresh_cookie(refresh_token: str = "rt-1", sub: str = "42", sid: str | None = None) -> str:
     """The refresh cookie osapp would set for `sub` (sealed with this process's SECRET_KEY)."""
+    from osapp.claims.config import load_config
     from osapp.claims.cookies import RefreshBinding, seal_refresh_cookie
 
-    return seal_refresh_cookie(RefreshBinding(refresh_token, sub, sid))
+    return seal_refresh_cookie(RefreshBinding(refresh_token, sub, sid), load_config().refresh_cookie_info)

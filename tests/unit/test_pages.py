@@ -79,15 +79,12 @@ def test_logout_requires_post_with_csrf():
     assert client.post("/auth/logout").status_code == 403
 
 
-def test_sign_in_with_issuer_down_is_a_clear_503(monkeypatch):
-    from osapp.claims.config import reset_config
-    from osapp.claims.verifier import reset_verifier
+def test_sign_in_with_issuer_down_is_a_clear_503(settings):
     from tests.support.issuer import free_port
 
-    monkeypatch.setenv("OSAPP_ISSUER", f"http://127.0.0.1:{free_port()}")
-    monkeypatch.setenv("OSAPP_ISSUER_TIMEOUT", "2")
-    reset_config()
-    reset_verifier()
+    settings.CLAIMS_SESSION = {
+        **settings.CLAIMS_SESSION, "ISSUER": f"http://127.0.0.1:{free_port()}", "ISSUER_TIMEOUT": 2,
+    }
     response = Client().get("/auth/login")
     assert response.status_code == 503
     assert "cannot be reached" in response.content.decode()

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ..config import ClaimsConfig, get_config
-from ..singleton import process_singleton
-from ..verifier import get_verifier
+from ..config import ClaimsConfig
 from .base import BackendUnavailable, CoordinationBackend
 from .coordinator import (
     CoordinatorSettings,
@@ -32,12 +32,12 @@ __all__ = [
     "Refreshed",
     "SignedOut",
     "build_backend",
-    "get_coordinator",
-    "reset_coordinator",
+    "coordinator_settings",
 ]
 
 
-def build_backend(config: ClaimsConfig) -> CoordinationBackend[Any]:
+def build_backend(config: ClaimsConfig, *, clock: Callable[[], float] = time.time) -> CoordinationBackend[Any]:
+    """The backend `config` names, with `clock` as its wall clock (file) where it keeps time."""
     if config.refresh_backend == "local":
         from .local import LocalBackend
 
@@ -46,31 +46,19 @@ def build_backend(config: ClaimsConfig) -> CoordinationBackend[Any]:
         from .redis import RedisBackend
 
         assert config.redis_url  # guaranteed by config validation
-        return RedisBackend(config.redis_url)
+        return RedisBackend(config.redis_url, prefix=config.redis_prefix)
     from .file import FileBackend
 
-    return FileBackend(Path(config.state_dir) / "refresh")
+    return FileBackend(Path(config.state_dir) / "refresh", clock=clock)
 
 
-@process_singleton
-def get_coordinator() -> RefreshCoordinator:
-    config = get_config()
-    issuer = get_verifier().issuer
-    return RefreshCoordinator(
-        build_backend(config),
-        issuer.refresh,
-        CoordinatorSettings(
-            grace_seconds=config.refresh_grace_seconds,
-            lock_wait_seconds=config.refresh_lock_wait_seconds,
-            backoff_seconds=config.refresh_backoff_seconds,
-            issuer_timeout_seconds=config.issuer_timeout_seconds,
-            rate_limit_attempts=config.refresh_rate_limit_per_minute,
-            rate_limit_window_seconds=60.0,
-            config_fingerprint=config.client_fingerprint,
-        ),
-        revoke=issuer.revoke,
+def coordinator_settings(config: ClaimsConfig) -> CoordinatorSettings:
+    return CoordinatorSettings(
+        grace_seconds=config.refresh_grace_seconds,
+        lock_wait_seconds=config.refresh_lock_wait_seconds,
+        backoff_seconds=config.refresh_backoff_seconds,
+        issuer_timeout_seconds=config.issuer_timeout_seconds,
+        rate_limit_attempts=config.refresh_rate_limit_per_minute,
+        rate_limit_window_seconds=60.0,
+        config_fingerprint=config.client_fingerprint,
     )
-
-
-def reset_coordinator() -> None:
-    get_coordinator.cache_clear()

@@ -24,7 +24,7 @@ from ..errors import (
     IssuerNotReached,
     IssuerOutcomeUnknown,
 )
-from ..metrics import REFRESH_OUTCOMES
+from ..metrics import ClaimsMetrics, metrics_for
 from ..oidc import TokenSet
 from .base import (
     BACKOFF,
@@ -131,11 +131,16 @@ class RefreshCoordinator:
         settings: CoordinatorSettings | None = None,
         *,
         revoke: Callable[[str], object] | None = None,
+        clock: Callable[[], float] = time.time,
+        metrics: ClaimsMetrics | None = None,
     ) -> None:
-        """`present` calls the issuer's token endpoint (blocking; run in a thread)."""
+        """`present` calls the issuer's token endpoint (blocking; run in a thread). `clock` is
+        the wall clock of recorded faults and rate windows; waits use the monotonic clock."""
         self.backend = backend
         self._present = present
         self._revoke = revoke
+        self._clock = clock
+        self._outcomes = (metrics or metrics_for("osapp")).refresh_outcomes
         self.settings = settings or CoordinatorSettings()
 
     # -- reading what is known ----------------------------------------------------------
@@ -189,7 +194,7 @@ class RefreshCoordinator:
         except BackendUnavailable as exc:
             log.warning("refresh outcome=backend_unavailable reason=%s", exc)
             outcome = RefreshUnavailable(f"coordination backend unavailable: {exc}", "backend_unavailable")
-            REFRESH_OUTCOMES.labels(outcome.kind).inc()
+            self._outcomes.labels(outcome.kind).inc()
         return outcome
 
     async def _refresh(self, refresh_token: str, subject: str) -> RefreshOutcome:
@@ -219,7 +224,7 @@ class RefreshCoordinator:
                 # DESIGN §6: a waiter that times out never presents the token itself.
                 return self._record(RefreshUnavailable("lock wait timed out", "lock_timeout"), key)
             if not waited:
-                REFRESH_OUTCOMES.labels("contention").inc()
+                self._outcomes.labels("contention").inc()
             waited = True
             await asyncio.sleep(self.settings.poll_interval_seconds)
 
@@ -231,7 +236,7 @@ class RefreshCoordinator:
         subject — never by one token, which holds the single-flight lock here."""
         settings = self.settings
         key = subject_key(subject)
-        now = time.time()
+        now = self._clock()
         count, window_start = 0, now
         raw = await self.backend.get(key, RATE)
         if raw:
@@ -271,7 +276,7 @@ class RefreshCoordinator:
             except IssuerMisconfigured as exc:
                 # DESIGN §6: osapp's settings, not this session: keep it, say what to fix.
                 log.error("refresh failed: settings fault, check %s reason=%s", exc.setting, exc)
-                await self._record_fault(IssuerFault(str(exc), exc.setting, time.time()))
+                await self._record_fault(IssuerFault(str(exc), exc.setting, self._clock()))
                 marker = b"cfg:" + settings.config_fingerprint.encode("ascii", "replace")
                 await self.backend.put(key, BACKOFF, marker, settings.backoff_seconds)
                 return RefreshUnavailable(f"settings fault, check {exc.setting}", "misconfigured")
@@ -328,7 +333,7 @@ class RefreshCoordinator:
 
     def _record(self, outcome: RefreshOutcome, key: str) -> RefreshOutcome:
         label = _label(outcome)
-        REFRESH_OUTCOMES.labels(label).inc()
+        self._outcomes.labels(label).inc()
         detail = getattr(outcome, "reason", "") or getattr(outcome, "error", "")
         log.info("refresh outcome=%s key=%s %s", label, key[:12], detail)
         return outcome

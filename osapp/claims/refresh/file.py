@@ -8,6 +8,7 @@ Values carry their expiry and are swept periodically — in a thread, never on t
 
 from __future__ import annotations
 
+import asyncio
 import fcntl
 import logging
 import os
@@ -15,6 +16,7 @@ import struct
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,10 +38,12 @@ class FileLock:
 class FileBackend:
     name = "file"
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, *, clock: Callable[[], float] = time.time) -> None:
+        """`clock`: the wall clock (expiry times are shared with other processes)."""
         self.directory = directory
         self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-        self._last_sweep = time.time()  # the first sweep a minute in, then every minute
+        self._clock = clock
+        self._last_sweep = clock()  # the first sweep a minute in, then every minute
         self._sweep_lock = threading.Lock()
 
     def _path(self, key: str, kind: str) -> Path:
@@ -47,7 +51,24 @@ class FileBackend:
             raise ValueError("invalid coordination key")
         return self.directory / f"{key}.{kind}"
 
+    # Every file operation runs in a thread: a slow disk never stalls the event loop.
     async def try_lock(self, key: str, ttl_seconds: float) -> FileLock | None:
+        return await asyncio.to_thread(self._try_lock, key)
+
+    async def unlock(self, lock: FileLock) -> None:
+        await asyncio.to_thread(self._unlock, lock)
+
+    async def get(self, key: str, kind: str) -> bytes | None:
+        return await asyncio.to_thread(self._get, key, kind)
+
+    async def put(self, key: str, kind: str, value: bytes, ttl_seconds: float) -> None:
+        await asyncio.to_thread(self._put, key, kind, value, ttl_seconds)
+
+    async def ping(self) -> None:
+        if not await asyncio.to_thread(os.access, self.directory, os.W_OK):
+            raise BackendUnavailable(f"{self.directory} is not writable")
+
+    def _try_lock(self, key: str) -> FileLock | None:
         path = self._path(key, "lock")
         while True:
             fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
@@ -67,7 +88,7 @@ class FileBackend:
                 return FileLock(key, fd)
             os.close(fd)
 
-    async def unlock(self, lock: FileLock) -> None:
+    def _unlock(self, lock: FileLock) -> None:
         # Unlink while still holding the flock, and only our own inode: a try_lock that opened
         # this file before the unlink sees the inode change and starts over on a new file.
         path = self._path(lock.key, "lock")
@@ -82,34 +103,30 @@ class FileBackend:
             finally:
                 os.close(lock.fd)
 
-    async def get(self, key: str, kind: str) -> bytes | None:
+    def _get(self, key: str, kind: str) -> bytes | None:
         try:
             raw = self._path(key, kind).read_bytes()
         except FileNotFoundError:
             return None
         except OSError as exc:
             raise BackendUnavailable(f"state dir unreadable: {exc.strerror}") from None
-        if len(raw) < EXPIRY.size or EXPIRY.unpack_from(raw)[0] <= time.time():
+        if len(raw) < EXPIRY.size or EXPIRY.unpack_from(raw)[0] <= self._clock():
             return None
         return raw[EXPIRY.size :]
 
-    async def put(self, key: str, kind: str, value: bytes, ttl_seconds: float) -> None:
+    def _put(self, key: str, kind: str, value: bytes, ttl_seconds: float) -> None:
         path = self._path(key, kind)
         try:
             fd, temp = tempfile.mkstemp(prefix=".tmp-", dir=self.directory)
             with os.fdopen(fd, "wb") as handle:
-                handle.write(EXPIRY.pack(time.time() + ttl_seconds) + value)
+                handle.write(EXPIRY.pack(self._clock() + ttl_seconds) + value)
             os.replace(temp, path)  # readers see the old value or the new one, never half
         except OSError as exc:
             raise BackendUnavailable(f"state dir unwritable: {exc.strerror}") from None
         self._maybe_sweep()
 
-    async def ping(self) -> None:
-        if not os.access(self.directory, os.W_OK):
-            raise BackendUnavailable(f"{self.directory} is not writable")
-
     def _maybe_sweep(self) -> None:
-        now = time.time()
+        now = self._clock()
         if now - self._last_sweep < SWEEP_INTERVAL_SECONDS or not self._sweep_lock.acquire(blocking=False):
             return
         self._last_sweep = now

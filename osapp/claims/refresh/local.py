@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 
@@ -17,13 +18,14 @@ class LocalLock:
 class LocalBackend:
     name = "local"
 
-    def __init__(self) -> None:
+    def __init__(self, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
         self._guard = threading.Lock()
         self._locks: dict[str, tuple[str, float]] = {}
         self._values: dict[tuple[str, str], tuple[bytes, float]] = {}
 
     async def try_lock(self, key: str, ttl_seconds: float) -> LocalLock | None:
-        now = time.monotonic()
+        now = self._clock()
         with self._guard:
             held = self._locks.get(key)
             if held is not None and held[1] > now:
@@ -43,13 +45,13 @@ class LocalBackend:
             entry = self._values.get((key, kind))
             if entry is None:
                 return None
-            if entry[1] <= time.monotonic():
+            if entry[1] <= self._clock():
                 del self._values[(key, kind)]
                 return None
             return entry[0]
 
     async def put(self, key: str, kind: str, value: bytes, ttl_seconds: float) -> None:
-        now = time.monotonic()
+        now = self._clock()
         with self._guard:
             self._values[(key, kind)] = (value, now + ttl_seconds)
             if len(self._values) > 10000:

@@ -21,7 +21,7 @@ RELEASE_IF_OWNER = """
 if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
 return 0
 """
-PREFIX = "osapp:refresh:"
+DEFAULT_PREFIX = "osapp:refresh:"
 
 
 @dataclass(frozen=True)
@@ -33,8 +33,9 @@ class RedisLock:
 class RedisBackend:
     name = "redis"
 
-    def __init__(self, url: str, *, socket_timeout: float = 2.0) -> None:
+    def __init__(self, url: str, *, socket_timeout: float = 2.0, prefix: str = DEFAULT_PREFIX) -> None:
         self.url = url
+        self.prefix = prefix
         self._socket_timeout = socket_timeout
         self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, aioredis.Redis] = (
             weakref.WeakKeyDictionary()
@@ -56,7 +57,7 @@ class RedisBackend:
         owner = secrets.token_hex(16)
         try:
             taken = await self._client().set(
-                f"{PREFIX}{key}:lock", owner, nx=True, px=int(ttl_seconds * 1000)
+                f"{self.prefix}{key}:lock", owner, nx=True, px=int(ttl_seconds * 1000)
             )
         except RedisError as exc:
             raise BackendUnavailable(f"redis: {type(exc).__name__}") from None
@@ -64,20 +65,20 @@ class RedisBackend:
 
     async def unlock(self, lock: RedisLock) -> None:
         try:
-            await self._client().eval(RELEASE_IF_OWNER, 1, f"{PREFIX}{lock.key}:lock", lock.owner)
+            await self._client().eval(RELEASE_IF_OWNER, 1, f"{self.prefix}{lock.key}:lock", lock.owner)
         except RedisError as exc:
             raise BackendUnavailable(f"redis: {type(exc).__name__}") from None
 
     async def get(self, key: str, kind: str) -> bytes | None:
         try:
-            value = await self._client().get(f"{PREFIX}{key}:{kind}")
+            value = await self._client().get(f"{self.prefix}{key}:{kind}")
             return value.encode() if isinstance(value, str) else value
         except RedisError as exc:
             raise BackendUnavailable(f"redis: {type(exc).__name__}") from None
 
     async def put(self, key: str, kind: str, value: bytes, ttl_seconds: float) -> None:
         try:
-            await self._client().set(f"{PREFIX}{key}:{kind}", value, px=int(ttl_seconds * 1000))
+            await self._client().set(f"{self.prefix}{key}:{kind}", value, px=int(ttl_seconds * 1000))
         except RedisError as exc:
             raise BackendUnavailable(f"redis: {type(exc).__name__}") from None
 

@@ -38,7 +38,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         config = load_config()
         if config.errors:
-            raise CommandError(f"{config.errors[0].variable}: {config.errors[0].message}")
+            raise CommandError(config.errors[0].message)
         healthy = True
         self.stdout.write(f"issuer:       {config.issuer}")
 
@@ -46,10 +46,10 @@ class Command(BaseCommand):
         if config.jwks_inline:
             try:
                 baked = set(parse_jwks(config.jwks_inline))
-                self.stdout.write(f"baked JWKS:   OSAPP_JWKS (inline), kids: {', '.join(sorted(baked))}")
+                self.stdout.write(f"baked JWKS:   {config.name_of('JWKS')} (inline), kids: {', '.join(sorted(baked))}")
             except JwksError as exc:
                 healthy = False
-                self.stdout.write(f"baked JWKS:   OSAPP_JWKS invalid: {exc}")
+                self.stdout.write(f"baked JWKS:   {config.name_of('JWKS')} invalid: {exc}")
         elif config.jwks_file is not None and config.jwks_file.exists():
             try:
                 baked = set(read_jwks_file(config.jwks_file))

@@ -1,7 +1,7 @@
 """`manage.py bake_jwks`: fetch the issuer's JWKS at deploy time and write it atomically.
 
 discovery → jwks_uri → validated (public signing keys only, each with a kid and a usable
-algorithm) → temp file + fsync + rename onto OSAPP_JWKS_FILE. Any failure is one line on stderr,
+algorithm) → temp file + fsync + rename onto the JWKS_FILE setting. Any failure is one line on stderr,
 a non-zero exit, and the existing file left untouched.
 """
 
@@ -41,22 +41,29 @@ def write_atomically(path: Path, content: bytes) -> None:
         os.close(directory)
 
 
+BAKING_SETTINGS = ("ISSUER", "JWKS_FILE", "STATE_DIR", "ISSUER_TIMEOUT", "METRIC_PREFIX")
+
+
 class Command(BaseCommand):
-    help = "Fetch the issuer's JWKS and write it to OSAPP_JWKS_FILE (atomically)."
+    help = "Fetch the issuer's JWKS and write it to the JWKS_FILE setting (atomically)."
     # The checks would complain about the very file this command writes.
     requires_system_checks: list[str] = []
 
     def add_arguments(self, parser: Any) -> None:
-        parser.add_argument("--output", help="write here instead of OSAPP_JWKS_FILE")
+        parser.add_argument("--output", help="write here instead of the JWKS_FILE setting")
 
     def handle(self, *args: Any, **options: Any) -> None:
         config = load_config()
-        if config.errors:
-            first = config.errors[0]
-            raise CommandError(f"{first.variable}: {first.message}")
+        # Baking needs the issuer and where to write, not the client's credentials (a deploy
+        # may bake before the secret is in place).
+        needed = [error for error in config.errors if error.key in BAKING_SETTINGS]
+        if needed:
+            raise CommandError(needed[0].message)
         target = Path(options["output"]) if options["output"] else config.jwks_file
         if target is None:
-            raise CommandError("OSAPP_JWKS_FILE is not set (OSAPP_JWKS is inline; nothing to bake)")
+            raise CommandError(
+                f"{config.name_of('JWKS_FILE')} is not set ({config.name_of('JWKS')} is inline; nothing to bake)"
+            )
         try:
             document = IssuerClient(config).fetch_jwks()
         except IssuerError as exc:
