@@ -22,14 +22,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.apps import apps
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Warning, register
+from django.utils.module_loading import import_string
 
 from .config import ClaimsConfig, load_config
 from .keys import JwksError, parse_jwks, read_jwks_file
 
 BAKE_HINT = "Run `python manage.py bake_jwks` (at deploy time) to write it from the issuer."
 MIDDLEWARE = "osapp.claims.middleware.ClaimsSessionMiddleware"
+PUBLIC_MIDDLEWARE = "osapp.claims.ClaimsSessionMiddleware"
 # Each sets request.user from Django's own user table: sessions would no longer be claims-only.
 CONFLICTING_MIDDLEWARE = (
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -62,8 +65,26 @@ def _baked_file_problem(config: ClaimsConfig, *, deploy: bool) -> CheckMessage |
     return Warning(message, hint=BAKE_HINT, id=f"claims.W{number}")
 
 
+def _canonical(path: str) -> str:
+    """The defining module's dotted path of a MIDDLEWARE entry (`osapp.claims.X` is an alias;
+    a subclass counts as its base). Without the app registry (a server's start-up), as given."""
+    if not apps.ready:
+        return MIDDLEWARE if path == PUBLIC_MIDDLEWARE else path
+    try:
+        cls = import_string(path)
+    except ImportError:
+        return path
+    for known in (MIDDLEWARE, *CONFLICTING_MIDDLEWARE, *NEEDS_USER_MIDDLEWARE):
+        try:
+            if isinstance(cls, type) and issubclass(cls, import_string(known)):
+                return known
+        except ImportError:
+            continue
+    return path
+
+
 def _middleware_problems() -> list[CheckMessage]:
-    middleware = list(getattr(settings, "MIDDLEWARE", None) or [])
+    middleware = [_canonical(path) for path in getattr(settings, "MIDDLEWARE", None) or []]
     messages: list[CheckMessage] = []
     if MIDDLEWARE not in middleware:
         messages.append(

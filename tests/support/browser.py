@@ -20,9 +20,16 @@ def new_browser(**kwargs) -> httpx.Client:
     return httpx.Client(follow_redirects=True, timeout=30, **kwargs)
 
 
-def sign_in(browser: httpx.Client, osapp_url: str, username: str, password: str, next_path: str = "/") -> httpx.Response:
+def sign_in(
+    browser: httpx.Client,
+    osapp_url: str,
+    username: str,
+    password: str,
+    next_path: str = "/",
+    login_path: str = "/auth/login",
+) -> httpx.Response:
     """Sign in through osapp's real flow: osapp → issuer login form → consent-free authorize → callback."""
-    form_page = browser.get(f"{osapp_url}/auth/login", params={"next": next_path})
+    form_page = browser.get(f"{osapp_url}{login_path}", params={"next": next_path})
     if form_page.status_code != 200 or "csrfmiddlewaretoken" not in form_page.text:
         raise SignInFailed(f"expected the issuer's login form, got {form_page.status_code} at {form_page.url}")
     token = CSRF_INPUT.search(form_page.text)

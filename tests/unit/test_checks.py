@@ -54,6 +54,7 @@ def test_an_unparsable_variable_is_osapp_e001_and_a_bad_value_claims_e001(claims
     [
         ([], {"claims.E005"}),
         (["osapp.claims.middleware.ClaimsSessionMiddleware"], set()),
+        (["osapp.claims.ClaimsSessionMiddleware"], set()),
         (["django.contrib.sessions.middleware.SessionMiddleware",
           "django.contrib.auth.middleware.AuthenticationMiddleware",
           "osapp.claims.middleware.ClaimsSessionMiddleware"], {"claims.E006"}),
@@ -62,7 +63,7 @@ def test_an_unparsable_variable_is_osapp_e001_and_a_bad_value_claims_e001(claims
         (["osapp.claims.middleware.ClaimsSessionMiddleware",
           "django.contrib.auth.middleware.LoginRequiredMiddleware"], set()),
     ],
-    ids=["missing", "alone", "with-authentication-middleware", "login-required-before", "login-required-after"],
+    ids=["missing", "alone", "public-name", "with-authentication-middleware", "login-required-before", "login-required-after"],
 )
 def test_middleware_problems_have_their_own_ids(claims_env, settings, middleware, expected):
     settings.MIDDLEWARE = middleware
