@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 # The PostgreSQL pass of `make test` (trust auth on loopback, as on the CI machines).
 TEST_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/osapp_test
 
-.PHONY: run test test-sqlite test-postgres lint install browser
+.PHONY: run test test-fuzz test-sqlite test-postgres lint install browser
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,16 +24,20 @@ browser:
 run: install
 	$(BIN)/python -m osapp.devserver
 
-## make test: the whole suite on SQLite, again on PostgreSQL (all that touches the database:
-## not the soak nor the fuzzing), then lint
+## make test: the whole suite on SQLite, again on PostgreSQL (all that touches osapp's
+## database: not the soak, the fuzzing nor the tests marked no_osapp_db), then lint
 test: test-sqlite test-postgres lint
+
+## make test-fuzz: the hypothesis properties with 10 000 examples each (CI runs it after make test)
+test-fuzz: install
+	OSAPP_FUZZ_EXAMPLES=10000 $(BIN)/python -m pytest -m fuzz
 
 test-sqlite: install browser
 	$(BIN)/python -m pytest
 
 test-postgres: install browser
 	@if $(BIN)/python -m tests.support.pgsetup "$(TEST_POSTGRES_URL)"; then \
-		DATABASE_URL="$(TEST_POSTGRES_URL)" $(BIN)/python -m pytest -m "not soak and not fuzz"; \
+		DATABASE_URL="$(TEST_POSTGRES_URL)" $(BIN)/python -m pytest -m "not soak and not fuzz and not no_osapp_db"; \
 	elif [ "$$CI" = "true" ]; then echo "PostgreSQL is required in CI"; exit 1; \
 	else echo "*** PostgreSQL not reachable: the PostgreSQL pass did NOT run ***"; fi
 

@@ -18,6 +18,7 @@ from oauth2_provider.utils import jwk_from_pem
 from oauthlib.common import Request
 
 from osapp.issuer.claims import identity_claims, membership_claims
+from osapp.issuer.faults import access_token_ttl
 
 # RFC 9068 §2.1: access tokens are typed `at+jwt` so they cannot pass for ID tokens.
 ACCESS_TOKEN_TYPE = "at+jwt"
@@ -39,12 +40,14 @@ def access_token_claims(request: Request, now: int) -> dict[str, Any]:
     if user is None:
         raise ValueError("access tokens are only issued to a user (no client_credentials grant)")
     config = settings.ISSUER_CONFIG
+    # Tests only (ISSUER_ENABLE_FAULTS): a chosen lifetime for this grant's access tokens.
+    ttl = access_token_ttl(getattr(request, "grant_type", None))
     return {
         "iss": config.url,
         # Must equal the ID token's `sub` (DOT uses str(user.pk)).
         "sub": str(user.pk),
         "aud": config.audience,
-        "exp": now + int(request.expires_in),
+        "exp": now + (ttl if ttl is not None else int(request.expires_in)),
         "iat": now,
         "nbf": now,
         "jti": uuid.uuid4().hex,

@@ -88,7 +88,8 @@ def test_signed_in_person_sees_an_event_appended_through_the_api_live(page, cont
 def test_socket_closed_at_token_expiry_reconnects_after_an_http_refresh_without_reload(
         page, context, page_problems, start_system, shots_dir):
     ttl = 12
-    system = start_system(access_token_ttl=ttl, workers=2,
+    # Sign-in tokens of 8 s (renewed ones 12 s), renewed in their last 5 s.
+    system = start_system(access_token_ttl=ttl, sign_in_ttl=8, workers=2,
                           env={"OSAPP_REFRESH_SKEW": "5", "OSAPP_CLOCK_LEEWAY": "0"})
     app = system.app
     frames: list[str] = []

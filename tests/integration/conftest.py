@@ -73,7 +73,9 @@ def start_system(tmp_path_factory):
     started: list = []
 
     def start(*, access_token_ttl: int, instances: int = 1, workers: int = 4, env: dict | None = None,
-              per_instance_env: list[dict] | None = None) -> System:
+              per_instance_env: list[dict] | None = None, sign_in_ttl: int | None = None) -> System:
+        """`sign_in_ttl`: the lifetime of the access tokens sign-in issues (refreshed ones get
+        `access_token_ttl`), so a test reaches the refresh window a second after signing in."""
         ports = [free_port() for _ in range(instances)]
         issuer_options = {
             "access_token_ttl": access_token_ttl,
@@ -84,6 +86,8 @@ def start_system(tmp_path_factory):
         issuer = IssuerProcess.start(tmp_path_factory.mktemp("issuer"), **issuer_options)
         system = System(issuer, [], issuer_options)
         started.append(system)
+        if sign_in_ttl is not None:
+            system.set_fault("ttl", sign_in_ttl, grant_type="authorization_code")
         for index, port in enumerate(ports):
             app_env = {**(env or {}), **((per_instance_env or [{}] * instances)[index])}
             app = OsappServer.start(

@@ -30,7 +30,8 @@ from tests.support.issuer import (
     refresh,
 )
 
-pytestmark = pytest.mark.integration
+# osapp's database is only migrated here: the PostgreSQL pass does not repeat these.
+pytestmark = [pytest.mark.integration, pytest.mark.no_osapp_db]
 
 AUDIENCE = "osapp"
 REDIRECT_URI = "http://127.0.0.1:8000/auth/callback"

@@ -8,6 +8,7 @@ import sys
 import time
 
 import httpx
+import jwt
 import pytest
 
 from tests.support.browser import new_browser, sign_in
@@ -22,6 +23,7 @@ def jwks_requests(system) -> int:
     return sum(1 for r in system.issuer.requests() if r["path"].rstrip("/").endswith("jwks.json"))
 
 
+@pytest.mark.no_osapp_db
 def test_issuer_down_at_sign_in_is_a_clear_503_page(start_system):
     system = start_system(access_token_ttl=600, workers=2)
     system.issuer.stop()
@@ -30,6 +32,7 @@ def test_issuer_down_at_sign_in_is_a_clear_503_page(start_system):
     assert "Sign-in is unavailable" in response.text
 
 
+@pytest.mark.no_osapp_db
 def test_issuer_key_rotation_keeps_users_signed_in_with_one_jwks_fetch_per_process(start_system):
     # 90 s tokens renewed in their last 60 s: 30 s of no-refresh time for the first phase even
     # on a loaded machine (an issuer restart and two authstatus runs happen in it).
@@ -79,6 +82,7 @@ def test_issuer_key_rotation_keeps_users_signed_in_with_one_jwks_fetch_per_proce
     assert manage(app.env, "authstatus", "--verify", check=False).returncode == 0
 
 
+@pytest.mark.no_osapp_db
 @pytest.mark.parametrize("problem", ["corrupt", "missing", "private-key"])
 def test_bad_baked_jwks_warns_on_migrate_fails_deploy_check_and_startup_naming_the_file(tmp_path, problem):
     port = free_port()
@@ -105,14 +109,17 @@ def test_bad_baked_jwks_warns_on_migrate_fails_deploy_check_and_startup_naming_t
     assert str(jwks_file) in server.stderr
 
 
+@pytest.mark.no_osapp_db
 def test_redis_down_fails_closed_pages_served_no_unguarded_refresh(start_system):
     dead_redis = f"redis://127.0.0.1:{free_port()}/0"
-    system = start_system(access_token_ttl=60, workers=2, env={
+    # Sign-in tokens of 52 s renewed in their last 50 s: in the window two seconds in.
+    system = start_system(access_token_ttl=60, sign_in_ttl=52, workers=2, env={
         "OSAPP_REFRESH_SKEW": "50", "OSAPP_REFRESH_BACKEND": "redis", "OSAPP_REDIS_URL": dead_redis})
     with new_browser() as browser:
         sign_in(browser, system.app.url, "bob", "bob-pass")
         cookies = session_cookies(browser)
-    time.sleep(11)
+    exp = jwt.decode(cookies["osapp_at"], options={"verify_signature": False})["exp"]
+    time.sleep(max(0.0, exp - 50 + 0.5 - time.time()))
     answers = fire([system.app.url + "/"] * 8, cookies)
     ready = httpx.get(system.app.url + "/readyz")
     print(f"\nredis down: {sum(a.status == 200 for a in answers)}/8 pages served, "
@@ -158,6 +165,7 @@ def test_claims_larger_than_one_cookie_are_chunked_and_too_large_is_a_clear_erro
         assert not any(c.name.startswith("osapp_at") for c in browser.cookies.jar)
 
 
+@pytest.mark.no_osapp_db
 def test_osapp_start_error_names_the_file_when_baking_fails(tmp_path):
     with pytest.raises(OsappStartError) as failed:
         OsappServer.start(f"http://127.0.0.1:{free_port()}", tmp_path, workers=1)
@@ -181,6 +189,7 @@ def _raw_get(url: str, head_bytes: int) -> str:
     return answer.split(b"\r\n", 1)[0].decode()
 
 
+@pytest.mark.no_osapp_db
 def test_request_heads_over_64_kib_get_a_431_never_a_reset(osapp):
     # h11 bounded only an incomplete head: 100 KB in one read was served, and from ~150 KB the
     # client saw a TCP reset instead of an answer.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from contextlib import ExitStack
 
+import jwt
 import pytest
 from websockets.exceptions import InvalidStatus
 
@@ -23,10 +24,19 @@ def bob_cookies(app_url: str) -> dict[str, str]:
         return session_cookies(browser)
 
 
+def access_exp(cookies: dict[str, str]) -> float:
+    return float(jwt.decode(cookies["osapp_at"], options={"verify_signature": False})["exp"])
+
+
+def sleep_until(deadline: float) -> None:
+    time.sleep(max(0.0, deadline - time.time()))
+
+
 def test_socket_with_expired_token_closes_4401_without_issuer_call(start_system):
-    system = start_system(access_token_ttl=5, workers=2, env={"OSAPP_CLOCK_LEEWAY": "0"})
+    # 3 s tokens (the first page after sign-in renews them: they are inside the 60 s skew).
+    system = start_system(access_token_ttl=3, workers=2, env={"OSAPP_CLOCK_LEEWAY": "0"})
     cookies = bob_cookies(system.app.url)
-    time.sleep(6)
+    sleep_until(access_exp(cookies) + 0.5)
     before = len(system.issuer.requests())
     with open_socket(system.app.url, PROJECT_WS, cookies) as ws:
         code = close_code(ws)
@@ -36,10 +46,12 @@ def test_socket_with_expired_token_closes_4401_without_issuer_call(start_system)
 
 
 def test_socket_inside_refresh_window_connects_without_issuer_call_and_expiry_closes_4401(start_system):
-    system = start_system(access_token_ttl=15, workers=2,
-                          env={"OSAPP_REFRESH_SKEW": "12", "OSAPP_CLOCK_LEEWAY": "0"})
+    # Sign-in tokens of 10 s renewed in their last 8 s: inside the window two seconds in.
+    system = start_system(access_token_ttl=600, sign_in_ttl=10, workers=2,
+                          env={"OSAPP_REFRESH_SKEW": "8", "OSAPP_CLOCK_LEEWAY": "0"})
     cookies = bob_cookies(system.app.url)
-    time.sleep(4)  # 11 s left: inside the 12 s refresh window
+    sleep_until(access_exp(cookies) - 8 + 0.2)
+    assert access_exp(cookies) - time.time() > 4, "the socket must open on a still-valid token"
     before = len(system.issuer.requests())
     with open_socket(system.app.url, PROJECT_WS, cookies) as ws:
         # Still open (a refused socket would close at once) and no refresh was attempted.

@@ -11,7 +11,8 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-pytestmark = pytest.mark.integration
+# osapp's database is only migrated here: the PostgreSQL pass does not repeat these.
+pytestmark = [pytest.mark.integration, pytest.mark.no_osapp_db]
 
 
 @pytest.mark.parametrize(("trusted_proxies", "scheme"), [("192.0.2.10", "http"), ("127.0.0.1", "https")])

@@ -19,19 +19,34 @@ import pytest
 from tests.support.browser import new_browser, sign_in
 from tests.support.concurrent import fire, metric, session_cookies
 
-pytestmark = pytest.mark.integration
+# osapp's database is only migrated here: the PostgreSQL pass does not repeat these.
+pytestmark = [pytest.mark.integration, pytest.mark.no_osapp_db]
 
-# Access tokens live 60 s and are renewed in their last 50 s: 11 s after sign-in they are
-# "about to expire" while still valid.
-NEAR_EXPIRY = {"access_token_ttl": 60}
-NEAR_EXPIRY_ENV = {"OSAPP_REFRESH_SKEW": "50"}
-WAIT_UNTIL_NEAR_EXPIRY = 11
+# Access tokens live 60 s and are renewed in their last 50 s; sign-in issues 52 s ones, so two
+# seconds after sign-in they are "about to expire" while still valid, and a renewed token stays
+# outside the window for 10 s.
+SKEW = 50
+NEAR_EXPIRY = {"access_token_ttl": 60, "sign_in_ttl": SKEW + 2}
+NEAR_EXPIRY_ENV = {"OSAPP_REFRESH_SKEW": str(SKEW)}
 
 
 def signed_in_cookies(system, user="carol", password="carol-pass", app=None) -> dict[str, str]:
     with new_browser() as browser:
         sign_in(browser, (app or system.app).url, user, password)
         return session_cookies(browser)
+
+
+def access_exp(cookies: dict[str, str]) -> float:
+    return float(jwt.decode(cookies["osapp_at"], options={"verify_signature": False})["exp"])
+
+
+def sleep_until(deadline: float) -> None:
+    time.sleep(max(0.0, deadline - time.time()))
+
+
+def wait_until_renewable(cookies: dict[str, str]) -> None:
+    """Until the access token is inside the refresh window (a deadline from its `exp`)."""
+    sleep_until(access_exp(cookies) - SKEW + 0.5)
 
 
 def refresh_grants(system, status=None) -> int:
@@ -41,7 +56,7 @@ def refresh_grants(system, status=None) -> int:
 def test_64_concurrent_requests_share_one_refresh(start_system):
     system = start_system(**NEAR_EXPIRY, workers=4, env=NEAR_EXPIRY_ENV)
     cookies = signed_in_cookies(system)
-    time.sleep(WAIT_UNTIL_NEAR_EXPIRY)
+    wait_until_renewable(cookies)
     grants_before = refresh_grants(system)
     answers = fire([system.app.url + "/"] * 64, cookies)
     grants = refresh_grants(system) - grants_before
@@ -80,7 +95,7 @@ def test_two_instances_on_redis_share_one_refresh(start_system, redis_url):
     first, second = system.apps
     assert first.state_dir != second.state_dir
     cookies = signed_in_cookies(system, app=first)
-    time.sleep(WAIT_UNTIL_NEAR_EXPIRY)
+    wait_until_renewable(cookies)
     grants_before = refresh_grants(system)
     answers = fire([first.url + "/", second.url + "/"] * 32, cookies)
     grants = refresh_grants(system) - grants_before
@@ -92,19 +107,12 @@ def test_two_instances_on_redis_share_one_refresh(start_system, redis_url):
     assert len(new_refresh_tokens) == 1
 
 
-def access_exp(cookies: dict[str, str]) -> float:
-    return float(jwt.decode(cookies["osapp_at"], options={"verify_signature": False})["exp"])
-
-
-def sleep_until(deadline: float) -> None:
-    time.sleep(max(0.0, deadline - time.time()))
-
-
 def test_previous_refresh_token_after_rotation_gets_newest_tokens_without_issuer_call(start_system):
-    # TTL 20 s renewed in the last 8 s, no clock leeway: the rotation happens 12.5 s in; the
-    # old access token then expires, while the newest stays outside the renewal window until
-    # 12 s after the rotation, so the late request falls 8.5 s after it, 4 s from either edge.
-    system = start_system(access_token_ttl=20, workers=2,
+    # Sign-in tokens of 10 s, renewed ones 30 s, renewed in the last 8 s, no clock leeway: the
+    # rotation happens 2.5 s in; the old access token expires at 10 s, while the newest stays
+    # outside the renewal window until 22 s after the rotation, so the late request (old exp
+    # + 1 s) falls 8.5 s after the rotation, 13.5 s before that window.
+    system = start_system(access_token_ttl=30, sign_in_ttl=10, workers=2,
                           env={"OSAPP_REFRESH_SKEW": "8", "OSAPP_CLOCK_LEEWAY": "0"})
     old = signed_in_cookies(system)
     old_exp = access_exp(old)
@@ -132,7 +140,7 @@ def test_issuer_503_then_timeout_keeps_pages_up_with_a_banner_then_recovers(star
              "OSAPP_REFRESH_BACKOFF": "3"},
     )
     cookies = signed_in_cookies(system)
-    time.sleep(WAIT_UNTIL_NEAR_EXPIRY)
+    wait_until_renewable(cookies)
     loads = []
     for mode, seconds in (("error503", 0), ("hang", 4)):
         system.set_fault(mode, seconds)
@@ -171,7 +179,7 @@ def _lock_holder_pid(lock_dir: Path) -> int | None:
 def test_killing_the_worker_that_holds_the_file_lock_does_not_hang_others(start_system):
     system = start_system(**NEAR_EXPIRY, workers=4, env={**NEAR_EXPIRY_ENV, "OSAPP_REFRESH_LOCK_WAIT": "15"})
     cookies = signed_in_cookies(system)
-    time.sleep(WAIT_UNTIL_NEAR_EXPIRY)
+    wait_until_renewable(cookies)
     system.set_fault("delay", 8)  # the winner's refresh call hangs at the issuer
     results = []
     firing = threading.Thread(target=lambda: results.extend(fire([system.app.url + "/"] * 16, cookies)))
@@ -205,7 +213,7 @@ def test_logout_during_an_inflight_refresh_never_resurrects_the_session(start_sy
     with new_browser() as browser:
         sign_in(browser, system.app.url, "bob", "bob-pass")
         cookies = session_cookies(browser)
-        time.sleep(WAIT_UNTIL_NEAR_EXPIRY)
+        wait_until_renewable(cookies)
         system.set_fault("delay", 3)  # the refresh is in flight for 3 s
         inflight = []
         tab = threading.Thread(target=lambda: inflight.extend(fire([system.app.url + "/"], cookies)))

@@ -1,4 +1,4 @@
-"""Soak: 20 users × 3 concurrent tabs browse for 3 minutes with 20-second access tokens.
+"""Soak: 20 users × 3 concurrent tabs browse for 2 minutes (OSAPP_SOAK_SECONDS) with 20-second access tokens.
 
 Each user's tabs share one cookie jar and follow Set-Cookie like a browser. The issuer rotates
 refresh tokens strictly, so a single double presentation would revoke a family and log a user
@@ -23,7 +23,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.soak]
 
 USERS = 20
 TABS = 3
-DURATION_SECONDS = float(os.environ.get("OSAPP_SOAK_SECONDS", "180"))
+DURATION_SECONDS = float(os.environ.get("OSAPP_SOAK_SECONDS", "120"))
 ACCOUNTS = [
     ("alice", "alice-pass", "Alice Anders", "/o/acme/p/website/"),
     ("bob", "bob-pass", "Bob Brown", "/o/globex/p/billing/"),
