@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..config import ClaimsConfig
 from .base import BackendUnavailable, CoordinationBackend
@@ -17,7 +17,9 @@ from .coordinator import (
     RefreshOutcome,
     RefreshRejected,
     RefreshUnavailable,
+    Role,
     SignedOut,
+    UnavailableKind,
 )
 
 __all__ = [
@@ -29,6 +31,8 @@ __all__ = [
     "RefreshOutcome",
     "RefreshRejected",
     "RefreshUnavailable",
+    "Role",
+    "UnavailableKind",
     "Refreshed",
     "SignedOut",
     "build_backend",
@@ -62,3 +66,15 @@ def coordinator_settings(config: ClaimsConfig) -> CoordinatorSettings:
         rate_limit_window_seconds=60.0,
         config_fingerprint=config.client_fingerprint,
     )
+
+
+if TYPE_CHECKING:  # mypy proves each backend satisfies the protocol with its own lock type
+
+    from .file import FileBackend, FileLock
+    from .local import LocalBackend, LocalLock
+    from .redis import RedisBackend, RedisLock
+
+    def _backends_satisfy_the_protocol(
+        local: LocalBackend, file: FileBackend, redis: RedisBackend
+    ) -> tuple[CoordinationBackend[LocalLock], CoordinationBackend[FileLock], CoordinationBackend[RedisLock]]:
+        return local, file, redis

@@ -22,7 +22,10 @@ class BackendUnavailable(Exception):
 
 
 class Lock(Protocol):
-    key: str
+    """What `try_lock` hands out: read-only (the backends' locks are frozen dataclasses)."""
+
+    @property
+    def key(self) -> str: ...
 
 
 LockT = TypeVar("LockT", bound=Lock)

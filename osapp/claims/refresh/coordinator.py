@@ -17,6 +17,7 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from enum import StrEnum
 
 from ..errors import (
     GrantRejected,
@@ -42,12 +43,31 @@ log = logging.getLogger("osapp.claims.refresh")
 MAX_CHAIN_HOPS = 32
 
 
+class Role(StrEnum):
+    """How a caller got new tokens (a metric label)."""
+
+    WINNER = "winner"  # presented the refresh token itself
+    WAITER = "waiter"  # waited for the winner's result
+    CHAINED = "chained"  # followed the rotation chain from an older token
+
+
+class UnavailableKind(StrEnum):
+    """Why no new tokens came while the session is kept (a metric label)."""
+
+    TRANSIENT = "transient"
+    BACKOFF = "backoff"
+    LOCK_TIMEOUT = "lock_timeout"
+    BACKEND_UNAVAILABLE = "backend_unavailable"
+    RATE_LIMITED = "rate_limited"
+    MISCONFIGURED = "misconfigured"
+
+
 @dataclass(frozen=True)
 class Refreshed:
-    """New tokens: the chain's head. `role` is winner, waiter or chained."""
+    """New tokens: the chain's head."""
 
     tokens: TokenSet
-    role: str
+    role: Role
 
 
 @dataclass(frozen=True)
@@ -55,12 +75,11 @@ class RefreshUnavailable:
     """The session is kept, no new tokens: issuer down, backing off, lock wait timed out,
     backend unreachable, rate limited, or a settings fault (`misconfigured`, DESIGN §6).
 
-    `kind` is the metric label: transient, backoff, lock_timeout, backend_unavailable,
-    rate_limited or misconfigured.
+    `kind` is the metric label.
     """
 
     reason: str
-    kind: str = "transient"
+    kind: UnavailableKind = UnavailableKind.TRANSIENT
 
 
 @dataclass(frozen=True)
@@ -175,9 +194,9 @@ class RefreshCoordinator:
         if head is None:
             backoff = await self.backend.get(store_key(refresh_token), BACKOFF)
             if backoff is not None and self._backoff_applies(backoff):
-                return RefreshUnavailable("backing off after a failure", "backoff")
+                return RefreshUnavailable("backing off after a failure", UnavailableKind.BACKOFF)
             return None
-        return Refreshed(head, "chained")
+        return Refreshed(head, Role.CHAINED)
 
     # -- refreshing ---------------------------------------------------------------------------
 
@@ -193,7 +212,7 @@ class RefreshCoordinator:
             outcome = await self._refresh(refresh_token, subject)
         except BackendUnavailable as exc:
             log.warning("refresh outcome=backend_unavailable reason=%s", exc)
-            outcome = RefreshUnavailable(f"coordination backend unavailable: {exc}", "backend_unavailable")
+            outcome = RefreshUnavailable(f"coordination backend unavailable: {exc}", UnavailableKind.BACKEND_UNAVAILABLE)
             self._outcomes.labels(outcome.kind).inc()
         return outcome
 
@@ -214,7 +233,7 @@ class RefreshCoordinator:
                         return self._record(_as_waiter(known) if waited else known, key)
                     if not await self._within_rate_limit(subject):
                         return self._record(
-                            RefreshUnavailable("too many refresh attempts for this subject", "rate_limited"),
+                            RefreshUnavailable("too many refresh attempts for this subject", UnavailableKind.RATE_LIMITED),
                             key,
                         )
                     return self._record(await self._win(refresh_token, subject, key, started), key)
@@ -222,7 +241,7 @@ class RefreshCoordinator:
                     await self.backend.unlock(lock)
             if time.monotonic() - started >= self.settings.lock_wait_seconds:
                 # DESIGN §6: a waiter that times out never presents the token itself.
-                return self._record(RefreshUnavailable("lock wait timed out", "lock_timeout"), key)
+                return self._record(RefreshUnavailable("lock wait timed out", UnavailableKind.LOCK_TIMEOUT), key)
             if not waited:
                 self._outcomes.labels("contention").inc()
             waited = True
@@ -279,7 +298,7 @@ class RefreshCoordinator:
                 await self._record_fault(IssuerFault(str(exc), exc.setting, self._clock()))
                 marker = b"cfg:" + settings.config_fingerprint.encode("ascii", "replace")
                 await self.backend.put(key, BACKOFF, marker, settings.backoff_seconds)
-                return RefreshUnavailable(f"settings fault, check {exc.setting}", "misconfigured")
+                return RefreshUnavailable(f"settings fault, check {exc.setting}", UnavailableKind.MISCONFIGURED)
             except IssuerOutcomeUnknown as exc:
                 # The token may have been consumed: no tight retry, the normal backoff.
                 await self.backend.put(key, BACKOFF, b"1", settings.backoff_seconds)
@@ -305,7 +324,7 @@ class RefreshCoordinator:
         if await self.backend.get(key, TOMBSTONE) is not None:
             await asyncio.to_thread(self._revoke_quietly, tokens.refresh_token)
             return SignedOut()
-        return Refreshed(tokens, "winner")
+        return Refreshed(tokens, Role.WINNER)
 
     # -- settings faults (DESIGN §6: /readyz reports them; a fixed setting clears them) -------
 
@@ -366,7 +385,7 @@ class RefreshCoordinator:
 
 def _as_waiter(outcome: RefreshOutcome) -> RefreshOutcome:
     if isinstance(outcome, Refreshed):
-        return Refreshed(outcome.tokens, "waiter")
+        return Refreshed(outcome.tokens, Role.WAITER)
     return outcome
 
 
