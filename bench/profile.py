@@ -35,6 +35,7 @@ os.environ.update({
     "DJANGO_SETTINGS_MODULE": os.environ.get("DJANGO_SETTINGS_MODULE", "osapp.settings"),
     "OSAPP_ISSUER": tokens.ISSUER,
     "OSAPP_CLIENT_ID": tokens.CLIENT_ID,
+    "OSAPP_CLIENT_SECRET": "bench-only",  # osapp has no default; no issuer call is made here
     "OSAPP_AUDIENCE": tokens.AUDIENCE,
     "OSAPP_JWKS": tokens.jwks_json("main"),
     "OSAPP_COOKIE_SECURE": "0",

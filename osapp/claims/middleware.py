@@ -17,7 +17,7 @@ from asgiref.sync import async_to_sync
 from django.http import HttpRequest, HttpResponse
 from django.utils.cache import patch_cache_control, patch_vary_headers
 
-from .cookies import cookie_names, read_token_cookie
+from .cookies import read_token_cookie
 from .runtime import get_runtime
 from .session import (
     CookieAction,
@@ -40,7 +40,7 @@ class ClaimsSessionMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         runtime = get_runtime()
-        names = cookie_names(runtime.config)
+        names = runtime.cookie_names
         auth = runtime.verifier.authenticate(
             read_token_cookie(request.COOKIES, names.access), read_token_cookie(request.COOKIES, names.id_token)
         )

@@ -24,6 +24,7 @@ from django.core.signals import setting_changed
 from django.dispatch import receiver
 
 from .config import ClaimsConfig, load_config
+from .cookies import CookieNames, cookie_names
 from .keys import KeySet
 from .metrics import ClaimsMetrics, metrics_for
 from .oidc import IssuerClient
@@ -48,6 +49,7 @@ class ClaimsRuntime:
             raise ImproperlyConfigured(config.errors[0].message)
         self.config = config
         self.clock = clock
+        self.cookie_names: CookieNames = cookie_names(config)
         self.metrics: ClaimsMetrics = metrics_for(config.metric_prefix)
         self.issuer = IssuerClient(config, transport, metrics=self.metrics)
         self.verifier = Verifier(

@@ -35,7 +35,7 @@ from .oidc import TokenSet
 from .principal import Principal
 from .refresh import Refreshed, RefreshRejected, RefreshUnavailable, SignedOut
 from .runtime import ClaimsRuntime, get_runtime
-from .verifier import Authentication, AuthState, log_expired_rejection
+from .verifier import EXPIRED, Authentication, AuthState, log_expired_rejection
 
 log = logging.getLogger("osapp.claims.session")
 
@@ -159,7 +159,7 @@ def resolve_session(
     binding = refresh_token_to_present(request, auth, runtime)
     if binding is not None:
         return binding
-    if auth.state is AuthState.EXPIRED:
+    if auth.state is EXPIRED:
         log_expired_rejection(auth)
         return SessionResolution(None, cookies=CLEAR)
     return SessionResolution(auth.principal) if auth.principal is not None else ANONYMOUS

