@@ -29,7 +29,7 @@ def test_issuer_down_at_sign_in_is_a_clear_503_page(start_system):
     system.issuer.stop()
     response = httpx.get(system.app.url + "/auth/login?next=/", timeout=30)
     assert response.status_code == 503
-    assert "Sign-in is unavailable" in response.text
+    assert "Sign-in is unavailable" in response.text and "cannot be reached" in response.text
 
 
 @pytest.mark.no_osapp_db

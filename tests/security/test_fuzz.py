@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 import jwt
 import pytest
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
 from osapp.claims.cookies import MAX_CHUNKS, read_token_cookie
@@ -264,10 +264,26 @@ def browser_view(url: str) -> str:
     return re.sub(r"[\t\n\r]", "", url).replace("\\", "/").lstrip("\x00\x01\x02\x03\x04\x05\x06\x07\x08\x0b\x0c\x0e\x0f\x10\x11\x12\x13\x14\x15\x16\x17\x18\x19\x1a\x1b\x1c\x1d\x1e\x1f ")
 
 
+UNSAFE_NEXT = ["https://evil.test/", "//evil.test", "/\\evil.test", "\\\\evil.test", "javascript:alert(1)",
+               "http:/evil.test", "", None, "/%2F%2Fevil.test"]
+LOCAL_NEXT = ["/", "/o/acme/", "/o/acme/p/website/?tab=events"]
+
+
+def _with_examples(test):
+    for candidate in UNSAFE_NEXT + LOCAL_NEXT:
+        test = example(candidate)(test)
+    return test
+
+
 @EXAMPLES
+@_with_examples
 @given(next_candidates)
 def test_safe_next_is_always_a_local_path(candidate: str | None):
     target = safe_next(candidate)
+    if candidate in UNSAFE_NEXT:
+        assert target in ("/", "/%2F%2Fevil.test")
+    if candidate in LOCAL_NEXT:
+        assert target == candidate
     assert target.startswith("/") and not target.startswith(("//", "/\\"))
     seen = browser_view(target)
     assert seen.startswith("/") and not seen.startswith("//")

@@ -45,6 +45,7 @@ from tests.security.helpers import (
     token_response,
 )
 from tests.support import tokens
+from tests.support.clients import cookie_client
 
 # The 1024-bit key cases sign with a short key on purpose.
 pytestmark = pytest.mark.filterwarnings("ignore:The RSA key is 1024 bits")
@@ -322,12 +323,8 @@ CASES = [
 # The channels ----------------------------------------------------------------------------------
 
 
-def cookie_client(token: str, refresh: bool) -> Client:
-    client = Client()
-    client.cookies["osapp_at"] = token
-    if refresh:
-        client.cookies["osapp_rt"] = HOSTILE_REFRESH
-    return client
+def hostile_client(token: str, refresh: bool) -> Client:
+    return cookie_client(token, refresh_cookie=HOSTILE_REFRESH if refresh else None)
 
 
 def asgi_page(token: str, refresh: bool) -> Any:
@@ -377,7 +374,7 @@ def test_hostile_token_is_rejected_everywhere(case: Case, fake_issuer, settings,
     token = case.make()
 
     caplog.clear()
-    page = cookie_client(token, case.refresh_cookie).get(PAGE)
+    page = hostile_client(token, case.refresh_cookie).get(PAGE)
     assert (page.status_code, page.get("Location")) == (302, SIGN_IN)
     assert_one_rejection_logged(caplog, "page")
 
@@ -387,7 +384,7 @@ def test_hostile_token_is_rejected_everywhere(case: Case, fake_issuer, settings,
     assert_one_rejection_logged(caplog, "page (asgi)")
 
     caplog.clear()
-    assert_unauthorized(cookie_client(token, refresh=False).get("/api/me"))
+    assert_unauthorized(hostile_client(token, refresh=False).get("/api/me"))
     assert_one_rejection_logged(caplog, "api (cookie)")
 
     caplog.clear()
@@ -424,7 +421,7 @@ def test_unknown_kids_fetch_the_jwks_at_most_once_per_interval(fake_issuer, capl
         return tokens.sign(current_claims(), kid=f"unknown-{n}")
 
     for n in range(5):
-        assert cookie_client(unknown(n), refresh=True).get(PAGE).status_code == 302
+        assert hostile_client(unknown(n), refresh=True).get(PAGE).status_code == 302
         assert_unauthorized(Client().get("/api/me", headers={"Authorization": f"Bearer {unknown(n)}"}))
         assert socket_close_code(unknown(100 + n), refresh=True) == 4401
     assert fake_issuer.paths.count("/jwks") == 1
@@ -433,7 +430,7 @@ def test_unknown_kids_fetch_the_jwks_at_most_once_per_interval(fake_issuer, capl
     clock[0] += 301
     fake_issuer.jwks_delay = 0.2
     with ThreadPoolExecutor(max_workers=16) as pool:
-        statuses = list(pool.map(lambda n: cookie_client(unknown(200 + n), refresh=True).get(PAGE).status_code, range(32)))
+        statuses = list(pool.map(lambda n: hostile_client(unknown(200 + n), refresh=True).get(PAGE).status_code, range(32)))
     assert statuses == [302] * 32
     assert fake_issuer.paths.count("/jwks") == 2
     fake_issuer.jwks_delay = 0.0
@@ -451,7 +448,7 @@ def test_unknown_kids_fetch_the_jwks_at_most_once_per_interval(fake_issuer, capl
 
 def test_unknown_kid_with_an_algorithm_we_never_accept_never_fetches(fake_issuer):
     token = jwt.encode(claims(), "s" * 32, algorithm="HS256", headers={"kid": "unknown"})
-    assert cookie_client(token, refresh=True).get(PAGE).status_code == 302
+    assert hostile_client(token, refresh=True).get(PAGE).status_code == 302
     assert socket_close_code(token, refresh=True) == 4401
     assert fake_issuer.paths == []
 

@@ -18,6 +18,7 @@ from django.test import Client
 from osapp.claims.cookies import RefreshBinding, open_refresh_cookie, seal_refresh_cookie
 from tests.security.helpers import token_response
 from tests.support import tokens
+from tests.support.clients import cookie_client
 
 pytestmark = [pytest.mark.django_db]
 
@@ -27,10 +28,7 @@ def files_under(path) -> set[str]:
 
 
 def client_with(access_token: str, refresh_cookie: str) -> Client:
-    client = Client()
-    client.cookies["osapp_at"] = access_token
-    client.cookies["osapp_rt"] = refresh_cookie
-    return client
+    return cookie_client(access_token, refresh_cookie=refresh_cookie)
 
 
 INFO = b"osapp.claims refresh cookie v1"  # CLAIMS_SESSION["REFRESH_COOKIE_INFO"]'s default

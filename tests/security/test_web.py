@@ -33,6 +33,7 @@ from tests.security.helpers import (
     warnings_logged,
 )
 from tests.support import tokens
+from tests.support.clients import cookie_client
 
 REPO = Path(__file__).resolve().parents[2]
 PROJECT_PAGE = "/o/acme/p/website/"
@@ -45,8 +46,7 @@ CSP = (
 
 
 def signed_in(*, enforce_csrf_checks: bool = True) -> Client:
-    client = Client(enforce_csrf_checks=enforce_csrf_checks)
-    client.cookies["osapp_at"] = tokens.access_token()
+    client = cookie_client(tokens.access_token(), enforce_csrf_checks=enforce_csrf_checks)
     client.cookies["osapp_rt"] = tokens.refresh_cookie("rt-1")
     return client
 

@@ -10,16 +10,11 @@ from django.test import Client
 
 from osapp.workspace.models import Event
 from tests.support import tokens
+from tests.support.clients import cookie_client
 
 pytestmark = pytest.mark.usefixtures("claims_env")
 
 EVENTS = "/api/orgs/acme/projects/website/events"
-
-
-def cookie_client(access_token: str, *, enforce_csrf_checks: bool = False) -> Client:
-    client = Client(enforce_csrf_checks=enforce_csrf_checks)
-    client.cookies["osapp_at"] = access_token
-    return client
 
 
 def bearer(access_token: str) -> dict[str, str]:

@@ -8,6 +8,7 @@ from django.test import Client
 from osapp.claims.websocket import cookies_from_scope
 from osapp.workspace.models import Event
 from tests.support import tokens
+from tests.support.clients import cookie_client
 
 pytestmark = [pytest.mark.usefixtures("claims_env"), pytest.mark.django_db]
 
@@ -15,8 +16,7 @@ PAGE = "/o/acme/p/website/"
 
 
 def member() -> Client:
-    client = Client()
-    client.cookies["osapp_at"] = tokens.access_token()
+    client = cookie_client(tokens.access_token())
     return client
 
 
