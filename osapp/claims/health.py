@@ -11,7 +11,8 @@ from .runtime import get_runtime
 
 
 def readiness() -> dict[str, str]:
-    """One entry per part (`keys`, `coordinator`, `issuer`): "ok (…)" or "failing: …"."""
+    """One entry per part (`keys`, `revocations`, `coordinator`, `issuer`): `ok (…)` or
+    `failing: …`."""
     try:
         runtime = get_runtime()
     except ImproperlyConfigured as exc:
@@ -22,6 +23,8 @@ def readiness() -> dict[str, str]:
         checks["keys"] = f"ok ({len(keys.kids)} from {keys.source})"
     except KeysUnavailable as exc:
         checks["keys"] = f"failing: {exc}"
+    # The live set this worker holds (the log's reader keeps it current).
+    checks["revocations"] = f"ok ({runtime.revocation_log.name}, {len(runtime.revocations)} live)"
     coordinator = runtime.coordinator
     try:
         async_to_sync(coordinator.backend.ping)()

@@ -38,6 +38,11 @@ class ClaimsMetrics:
         # Bound once: `labels()` costs a lock and a dict lookup, and a hit is on every page.
         self.verified_cache_hit = verified_cache.labels("hit")
         self.verified_cache_miss = verified_cache.labels("miss")
+        self.pushed_events = Counter(
+            f"{prefix}_pushed_events_total",
+            "Events pushed by the issuer (back-channel logout), by type and outcome.",
+            ["type", "outcome"],
+        )
         self.websocket_token_expired = Counter(
             f"{prefix}_websocket_token_expired_total", "WebSockets closed because the access token expired."
         )

@@ -46,6 +46,7 @@ class Principal:
     scopes: frozenset[str]
     expires_at: int
     session_id: str | None = None
+    issued_at: int | None = None  # `iat`: a revocation refuses tokens issued before it
     _orgs_by_slug: Mapping[str, Org] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -152,6 +153,7 @@ def principal_from_claims(
     name = claims.get("name") or display.get("name") or claims.get("preferred_username") or ""
     email = claims.get("email") or display.get("email") or ""
     sid = claims.get("sid")
+    iat = claims.get("iat")
     return Principal(
         user_id=_text(claims["sub"], "sub"),
         name=name if isinstance(name, str) else "",
@@ -161,4 +163,5 @@ def principal_from_claims(
         scopes=scopes,
         expires_at=int(claims["exp"]),
         session_id=sid if isinstance(sid, str) else None,
+        issued_at=int(iat) if isinstance(iat, (int, float)) and not isinstance(iat, bool) else None,
     )

@@ -1,7 +1,8 @@
 """The claims component's runtime: everything it builds from its settings, once per process.
 
 `ClaimsRuntime` holds the config, the issuer client, the verifier (key set and verified-claims
-cache) and the refresh coordinator, with the clock and the HTTP transport injected. Nothing
+cache), the refresh coordinator and the live revocation set with its log (revocation.py), with
+the clock and the HTTP transport injected. Nothing
 else in the component is a module-level singleton: every adapter asks `get_runtime()`.
 
 The first call builds it under a lock (a worker's first burst of requests makes several at
@@ -29,6 +30,13 @@ from .keys import KeySet
 from .metrics import ClaimsMetrics, metrics_for
 from .oidc import IssuerClient
 from .refresh import CoordinationBackend, RefreshCoordinator, build_backend, coordinator_settings
+from .revocation import (
+    FileRevocationLog,
+    LocalRevocationLog,
+    RedisRevocationLog,
+    RevocationLog,
+    RevocationSet,
+)
 from .verifier import Verifier
 
 RELOADING_SETTINGS = ("CLAIMS_SESSION", "SECRET_KEY")
@@ -52,8 +60,15 @@ class ClaimsRuntime:
         self.cookie_names: CookieNames = cookie_names(config)
         self.metrics: ClaimsMetrics = metrics_for(config.metric_prefix)
         self.issuer = IssuerClient(config, transport, metrics=self.metrics)
+        self.revocations = RevocationSet(clock)
+        self.revocation_log: RevocationLog = build_revocation_log(config)
         self.verifier = Verifier(
-            config, keys=keys, fetch_jwks=self.issuer.fetch_jwks, clock=clock, metrics=self.metrics
+            config,
+            keys=keys,
+            fetch_jwks=self.issuer.fetch_jwks,
+            clock=clock,
+            metrics=self.metrics,
+            revocations=self.revocations,
         )
         self.coordinator = RefreshCoordinator(
             backend if backend is not None else build_backend(config, clock=clock),
@@ -63,6 +78,18 @@ class ClaimsRuntime:
             clock=clock,
             metrics=self.metrics,
         )
+        # This process's reader of the revocation log (a daemon thread; none for `local`).
+        self.revocation_log.start(self.revocations)
+
+
+def build_revocation_log(config: ClaimsConfig) -> RevocationLog:
+    """The revocation log of the coordination backend `config` names."""
+    if config.refresh_backend == "redis":
+        assert config.redis_url  # guaranteed by config validation
+        return RedisRevocationLog(config.redis_url, config.redis_prefix)
+    if config.refresh_backend == "local":
+        return LocalRevocationLog()
+    return FileRevocationLog(config.state_dir / "revocations.log")
 
 
 _current: ClaimsRuntime | None = None

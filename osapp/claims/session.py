@@ -35,7 +35,7 @@ from .oidc import TokenSet
 from .principal import Principal
 from .refresh import Refreshed, RefreshRejected, RefreshUnavailable, SignedOut
 from .runtime import ClaimsRuntime, get_runtime
-from .verifier import EXPIRED, Authentication, AuthState, log_expired_rejection
+from .verifier import EXPIRED, REVOKED, Authentication, AuthState, log_expired_rejection
 
 log = logging.getLogger("osapp.claims.session")
 
@@ -161,6 +161,8 @@ def resolve_session(
         return binding
     if auth.state is EXPIRED:
         log_expired_rejection(auth)
+        return SessionResolution(None, cookies=CLEAR)
+    if auth.state is REVOKED:  # signed out at the issuer: this browser's session is over
         return SessionResolution(None, cookies=CLEAR)
     return SessionResolution(auth.principal) if auth.principal is not None else ANONYMOUS
 

@@ -25,6 +25,10 @@ from .principal import Principal, principal_from_claims
 JWS_COMPACT = re.compile(r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$")
 MAX_HEADER_BYTES = 2048
 REQUIRED_CLAIMS = ["exp", "iat", "iss", "sub", "aud"]
+# OpenID Connect Back-Channel Logout 1.0 §2.4: `sub` and/or `sid`, and always a `jti`.
+LOGOUT_REQUIRED_CLAIMS = ["exp", "iat", "iss", "aud", "jti"]
+LOGOUT_TOKEN_TYPES = {None, "jwt", "logout+jwt"}
+BACKCHANNEL_LOGOUT_EVENT = "http://schemas.openid.net/event/backchannel-logout"
 # RFC 9068 §2.1 asks for `at+jwt`; plain `JWT` (or no typ) is accepted from issuers that predate it.
 ACCESS_TOKEN_TYPES = {None, "jwt", "at+jwt", "application/at+jwt"}
 TYPED_ACCESS_TOKEN = {"at+jwt", "application/at+jwt"}
@@ -115,10 +119,12 @@ def verify_jwt(
     audience: str,
     allowed_types: set[str | None],
     allow_fetch: bool = True,
+    require_subject: bool = True,
 ) -> dict[str, Any]:
     """Verify signature, `iss`, `aud`, `nbf`, `iat` and then `exp`; return the claims.
 
     Raises TokenExpired (carrying the verified claims) only when everything but `exp` holds.
+    `require_subject=False` (a logout token naming only its `sid`) lets `sub` be absent.
     """
     header = read_header(token, policy.max_token_bytes)
     typ = header.get("typ")
@@ -141,7 +147,7 @@ def verify_jwt(
             algorithms=[key.algorithm],
             issuer=policy.issuer,
             options={
-                "require": REQUIRED_CLAIMS,
+                "require": REQUIRED_CLAIMS if require_subject else LOGOUT_REQUIRED_CLAIMS,
                 # Audience and times are checked below with our own rules and injected clock.
                 "verify_aud": False,
                 "verify_exp": False,
@@ -161,7 +167,7 @@ def verify_jwt(
         raise TokenInvalid(f"undecodable: {type(exc).__name__}") from None
     if not isinstance(claims, dict):
         raise TokenInvalid("payload is not a JSON object")
-    if not isinstance(claims.get("sub"), str) or not claims["sub"]:
+    if (require_subject or "sub" in claims) and (not isinstance(claims.get("sub"), str) or not claims["sub"]):
         raise TokenInvalid("claim 'sub' is not a non-empty string")
     _check_audience(claims, policy, audience)
     leeway = policy.leeway_seconds
@@ -254,4 +260,38 @@ def verify_id_token(
         claims = exc.claims
     if nonce is not None and claims.get("nonce") != nonce:
         raise TokenInvalid("nonce mismatch")
+    return claims
+
+
+def verify_logout_token(
+    token: str, keys: KeySet, policy: VerifyPolicy, *, now: float, max_age_seconds: float
+) -> dict[str, Any]:
+    """A Logout Token's verified claims (OpenID Connect Back-Channel Logout 1.0 §2.6).
+
+    Signature, `iss` and `aud` (this client) as for ID tokens; then the spec's own rules: the
+    back-channel-logout member in `events` (an ID token or access token has none), `sid`
+    and/or `sub`, a `jti`, no `nonce`, and `iat` no older than `max_age_seconds`.
+    """
+    try:
+        claims = verify_jwt(
+            token, keys, policy, now=now, audience=policy.client_id, allowed_types=LOGOUT_TOKEN_TYPES,
+            require_subject=False,
+        )
+    except TokenExpired:
+        raise TokenInvalid("logout token expired") from None
+    events = claims.get("events")
+    if not isinstance(events, dict) or not isinstance(events.get(BACKCHANNEL_LOGOUT_EVENT), dict):
+        raise TokenInvalid("no back-channel logout event in 'events'")
+    if "nonce" in claims:
+        raise TokenInvalid("a logout token carries no 'nonce'")
+    sid = claims.get("sid")
+    if sid is not None and (not isinstance(sid, str) or not sid):
+        raise TokenInvalid("claim 'sid' is not a non-empty string")
+    if "sub" not in claims and sid is None:
+        raise TokenInvalid("neither 'sub' nor 'sid'")
+    if not isinstance(claims.get("jti"), str) or not claims["jti"] or len(claims["jti"]) > 256:
+        raise TokenInvalid("claim 'jti' is not a short non-empty string")
+    iat = _numeric_date(claims, "iat")
+    if iat is None or now - iat > max_age_seconds + policy.leeway_seconds:
+        raise TokenInvalid("logout token too old (iat)")
     return claims

@@ -11,4 +11,5 @@ urlpatterns = [
     path("callback", views.callback, name="callback"),
     path("logout", views.logout, name="logout"),
     path("session", views.session, name="session"),
+    path("backchannel-logout", views.backchannel_logout, name="backchannel_logout"),
 ]

@@ -22,6 +22,7 @@ from .errors import KeyFetchRequired, KeysUnavailable, TokenExpired, TokenInvali
 from .keys import JwksFetcher, KeySet, load_keyset
 from .metrics import ClaimsMetrics, metrics_for
 from .principal import Principal
+from .revocation import RevocationSet
 from .tokens import (
     VerifyPolicy,
     principal_from_verified,
@@ -40,11 +41,12 @@ class AuthState(StrEnum):
     EXPIRED = "expired"  # signature, iss and aud hold: may refresh
     INVALID = "invalid"
     ABSENT = "absent"
+    REVOKED = "revoked"  # verified, but its session was revoked at the issuer (DESIGN §12)
     NEEDS_KEY_FETCH = "needs_key_fetch"  # only when fetching was not allowed
 
 
 # Bound once: an Enum member lookup costs ~60 ns on Python 3.11, and these are on every request.
-VALID, EXPIRED = AuthState.VALID, AuthState.EXPIRED
+VALID, EXPIRED, REVOKED = AuthState.VALID, AuthState.EXPIRED, AuthState.REVOKED
 REFRESHABLE = frozenset((VALID, EXPIRED))
 
 
@@ -76,9 +78,12 @@ class Verifier:
         fetch_jwks: JwksFetcher | None = None,
         clock: Callable[[], float] = time.time,
         metrics: ClaimsMetrics | None = None,
+        revocations: RevocationSet | None = None,
     ) -> None:
-        """`fetch_jwks` fetches the issuer's JWKS (a rotated key); None: never fetch."""
+        """`fetch_jwks` fetches the issuer's JWKS (a rotated key); None: never fetch.
+        `revocations`: the live set consulted after every verification (cache hit or not)."""
         self.config = config
+        self.revocations = revocations if revocations is not None else RevocationSet(clock)
         self._fetch_jwks = fetch_jwks
         self.clock = clock
         self.metrics = metrics or metrics_for(config.metric_prefix)
@@ -129,6 +134,8 @@ class Verifier:
         cached = self.cache.get(access_token, now)
         if cached is not None:
             metrics.verified_cache_hit.inc()
+            if self.revocations.principal_revoked(cached):
+                return self._revoked(cached.user_id, cached.expires_at)
             return Authentication(cached, VALID, subject=cached.user_id, expires_at=cached.expires_at)
         metrics.verified_cache_miss.inc()
         try:
@@ -144,6 +151,14 @@ class Verifier:
         except TokenExpired as exc:
             metrics.token_verifications.labels("expired").inc()
             exp = exc.claims.get("exp")
+            iat, sid = exc.claims.get("iat"), exc.claims.get("sid")
+            if self.revocations.revoked(
+                exc.claims.get("sub"),
+                sid if isinstance(sid, str) else None,
+                iat if isinstance(iat, (int, float)) and not isinstance(iat, bool) else None,
+            ):
+                # Never renewed: a revoked session's refresh token is never presented.
+                return self._revoked(exc.claims.get("sub"), int(exp) if isinstance(exp, (int, float)) else None)
             return Authentication(
                 None,
                 AuthState.EXPIRED,
@@ -161,7 +176,13 @@ class Verifier:
             return Authentication(None, AuthState.INVALID, "keys unavailable")
         metrics.token_verifications.labels("valid").inc()
         self.cache.put(access_token, principal)
-        return Authentication(principal, AuthState.VALID, subject=principal.user_id, expires_at=principal.expires_at)
+        if self.revocations.principal_revoked(principal):
+            return self._revoked(principal.user_id, principal.expires_at)
+        return Authentication(principal, VALID, subject=principal.user_id, expires_at=principal.expires_at)
+
+    def _revoked(self, subject: str | None, expires_at: int | None) -> Authentication:
+        log.warning("access token rejected reason='session revoked' sub=%s", subject)
+        return Authentication(None, REVOKED, "session revoked", subject=subject, expires_at=expires_at)
 
     async def aauthenticate(self, access_token: str | None, id_token: str | None = None) -> Authentication:
         """`authenticate` for async callers: never blocks the event loop.

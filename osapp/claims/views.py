@@ -21,10 +21,12 @@ from django.urls import reverse
 from django.utils.crypto import constant_time_compare
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from .cookies import (
     LOGIN_MAX_AGE_SECONDS,
+    SESSION_MAX_AGE_SECONDS,
     RefreshBinding,
     clear_token_cookies,
     cookie_names,
@@ -35,10 +37,14 @@ from .cookies import (
     write_refresh_cookie,
     write_token_cookie,
 )
-from .errors import GrantRejected, IssuerError, IssuerMisconfigured, TokenInvalid
+from .errors import GrantRejected, IssuerError, IssuerMisconfigured, KeysUnavailable, TokenInvalid
 from .refresh import BackendUnavailable
+from .refresh.base import REPLAY
+from .refresh.sealed import store_key
+from .revocation import Revocation, Scope
 from .runtime import get_runtime
 from .session import SIGN_OUT_VIEW_ATTRIBUTE, resolution_of
+from .tokens import verify_logout_token
 
 log = logging.getLogger("osapp.claims.views")
 
@@ -260,3 +266,62 @@ def session(request: HttpRequest) -> JsonResponse:
             "projects": len(principal.projects),
         }
     )
+
+
+# -- back-channel logout (OpenID Connect Back-Channel Logout 1.0, DESIGN §12) ----------------
+
+LOGOUT_EVENT = "backchannel_logout"
+# §2.6 asks for a recent `iat`; a transmitter retrying for longer sends a new token.
+LOGOUT_TOKEN_MAX_AGE_SECONDS = 300
+
+
+def _logout_refused(description: str, status: int = 400) -> JsonResponse:
+    error = "invalid_request" if status == 400 else "temporarily_unavailable"
+    get_runtime().metrics.pushed_events.labels(LOGOUT_EVENT, error).inc()
+    log.warning("back-channel logout refused status=%d reason=%r", status, description)
+    return JsonResponse({"error": error, "error_description": description}, status=status)
+
+
+@csrf_exempt  # a server-to-server POST with no cookies: the Logout Token is the credential
+@never_cache
+@require_POST
+def backchannel_logout(request: HttpRequest) -> JsonResponse:
+    """Verify the Logout Token (§2.6) and revoke its session on every worker and host.
+
+    200 on success; 400 with a JSON error for anything the spec refuses; 503 when the
+    revocation cannot be stored (the transmitter retries); never a 5xx otherwise."""
+    runtime = get_runtime()
+    if request.content_type != "application/x-www-form-urlencoded":
+        return _logout_refused("expected application/x-www-form-urlencoded")
+    token = request.POST.get("logout_token", "")
+    if not token:
+        return _logout_refused("no logout_token")
+    now = runtime.clock()
+    try:
+        claims = verify_logout_token(
+            token, runtime.verifier.keys, runtime.verifier.policy, now=now,
+            max_age_seconds=LOGOUT_TOKEN_MAX_AGE_SECONDS,
+        )
+    except TokenInvalid as exc:
+        return _logout_refused(exc.reason)
+    except KeysUnavailable:
+        return _logout_refused("keys unavailable", 503)
+    backend = runtime.coordinator.backend
+    replay_key = store_key(f"logout-jti\0{claims['iss']}\0{claims['jti']}")
+    sid, sub = claims.get("sid"), claims.get("sub")
+    # §2.7: with a `sid`, that session; with only a `sub`, every session of that user.
+    record = Revocation(
+        Scope.SESSION if sid else Scope.USER, str(sid or sub), max(now, float(claims["iat"])),
+        now + SESSION_MAX_AGE_SECONDS,
+    )
+    try:
+        if async_to_sync(backend.get)(replay_key, REPLAY) is not None:
+            return _logout_refused("logout token already used (jti)")
+        async_to_sync(backend.put)(replay_key, REPLAY, b"1", 2 * LOGOUT_TOKEN_MAX_AGE_SECONDS)
+        runtime.revocation_log.publish(record)
+    except BackendUnavailable as exc:
+        return _logout_refused(f"revocation not stored: {exc}", 503)
+    runtime.revocations.apply([record])  # this worker at once; the others from the log
+    runtime.metrics.pushed_events.labels(LOGOUT_EVENT, "accepted").inc()
+    log.info("back-channel logout accepted %s=%s", record.scope.value, record.value[:64])
+    return JsonResponse({}, status=200)

@@ -14,7 +14,8 @@ TOMBSTONE = "tombstone"  # the session was signed out: never refresh, never set 
 BACKOFF = "backoff"  # a transient failure happened: no new attempt until it expires
 RATE = "rate"  # per-subject count of refresh attempts in the current window
 FAULT = "fault"  # a settings fault seen by any worker (reported on /readyz)
-KINDS = (RESULT, TOMBSTONE, BACKOFF, RATE, FAULT)
+REPLAY = "replay"  # a pushed event's `jti`, seen once (DESIGN §12)
+KINDS = (RESULT, TOMBSTONE, BACKOFF, RATE, FAULT, REPLAY)
 
 
 class BackendUnavailable(Exception):
