@@ -35,6 +35,7 @@ log = logging.getLogger("osapp.claims.revocation")
 class Scope(StrEnum):
     SESSION = "sid"  # one session (one sign-in at the issuer)
     USER = "sub"  # every session of a user
+    CLAIMS = "claims"  # not a revocation: the user's claims changed, renew before serving
 
 
 @dataclass(frozen=True)
@@ -91,6 +92,19 @@ class RevocationSet:
             ):
                 return True
         return False
+
+    def claims_stale(self, subject: str, issued_at: float | None) -> bool:
+        """Whether the user's claims changed after this token was issued (token-claims-change):
+        the request renews through the coordinator before it is served."""
+        by_key = self._by_key
+        if not by_key:
+            return False
+        record = by_key.get(("claims", subject))
+        return (
+            record is not None
+            and (issued_at is None or issued_at < record.not_before)
+            and record.expires_at > self._clock()
+        )
 
     def principal_revoked(self, principal: Principal) -> bool:
         return self.revoked(principal.user_id, principal.session_id, principal.issued_at)

@@ -133,7 +133,13 @@ def refresh_token_to_present(
     if not auth.may_refresh:
         return None
     now = runtime.clock()
-    if auth.principal is not None and auth.principal.expires_at - now > config.refresh_skew_seconds:
+    principal = auth.principal
+    if (
+        principal is not None
+        and principal.expires_at - now > config.refresh_skew_seconds
+        # DESIGN §12: claims changed at the issuer since this token: renew now, single flight.
+        and not runtime.revocations.claims_stale(principal.user_id, principal.issued_at)
+    ):
         return None
     if is_websocket_upgrade(request) or is_sign_out(request):
         return None
@@ -192,7 +198,11 @@ async def renew(auth: Authentication, binding: RefreshBinding, runtime: ClaimsRu
     # A chain head older than the skew (a long-idle tab) renews once more, from the head.
     if isinstance(outcome, Refreshed) and outcome.tokens.refresh_token not in (None, refresh_token):
         fresh = await _verified_for(runtime, outcome.tokens, subject)
-        if fresh.principal is None or fresh.principal.expires_at - runtime.clock() <= runtime.config.refresh_skew_seconds:
+        if (
+            fresh.principal is None
+            or fresh.principal.expires_at - runtime.clock() <= runtime.config.refresh_skew_seconds
+            or runtime.revocations.claims_stale(fresh.principal.user_id, fresh.principal.issued_at)
+        ):
             outcome = await coordinator.refresh(outcome.tokens.refresh_token, subject)
     if isinstance(outcome, Refreshed):
         fresh = await _verified_for(runtime, outcome.tokens, subject)

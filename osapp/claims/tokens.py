@@ -12,7 +12,7 @@ import binascii
 import json
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +29,9 @@ REQUIRED_CLAIMS = ["exp", "iat", "iss", "sub", "aud"]
 LOGOUT_REQUIRED_CLAIMS = ["exp", "iat", "iss", "aud", "jti"]
 LOGOUT_TOKEN_TYPES = {None, "jwt", "logout+jwt"}
 BACKCHANNEL_LOGOUT_EVENT = "http://schemas.openid.net/event/backchannel-logout"
+# RFC 8417 Security Event Tokens, typed as RFC 8417 §2.3 and the Shared Signals profile ask.
+SET_REQUIRED_CLAIMS = ["iat", "iss", "aud", "jti"]
+SET_TYPES = {"secevent+jwt", "application/secevent+jwt"}
 # RFC 9068 §2.1 asks for `at+jwt`; plain `JWT` (or no typ) is accepted from issuers that predate it.
 ACCESS_TOKEN_TYPES = {None, "jwt", "at+jwt", "application/at+jwt"}
 TYPED_ACCESS_TOKEN = {"at+jwt", "application/at+jwt"}
@@ -119,12 +122,13 @@ def verify_jwt(
     audience: str,
     allowed_types: set[str | None],
     allow_fetch: bool = True,
-    require_subject: bool = True,
+    required: Sequence[str] = REQUIRED_CLAIMS,
 ) -> dict[str, Any]:
     """Verify signature, `iss`, `aud`, `nbf`, `iat` and then `exp`; return the claims.
 
     Raises TokenExpired (carrying the verified claims) only when everything but `exp` holds.
-    `require_subject=False` (a logout token naming only its `sid`) lets `sub` be absent.
+    `required`: the claims that must be present (a logout token may name only its `sid`, a
+    security event token has no `exp`).
     """
     header = read_header(token, policy.max_token_bytes)
     typ = header.get("typ")
@@ -147,7 +151,7 @@ def verify_jwt(
             algorithms=[key.algorithm],
             issuer=policy.issuer,
             options={
-                "require": REQUIRED_CLAIMS if require_subject else LOGOUT_REQUIRED_CLAIMS,
+                "require": list(required),
                 # Audience and times are checked below with our own rules and injected clock.
                 "verify_aud": False,
                 "verify_exp": False,
@@ -167,7 +171,7 @@ def verify_jwt(
         raise TokenInvalid(f"undecodable: {type(exc).__name__}") from None
     if not isinstance(claims, dict):
         raise TokenInvalid("payload is not a JSON object")
-    if (require_subject or "sub" in claims) and (not isinstance(claims.get("sub"), str) or not claims["sub"]):
+    if ("sub" in required or "sub" in claims) and (not isinstance(claims.get("sub"), str) or not claims["sub"]):
         raise TokenInvalid("claim 'sub' is not a non-empty string")
     _check_audience(claims, policy, audience)
     leeway = policy.leeway_seconds
@@ -275,7 +279,7 @@ def verify_logout_token(
     try:
         claims = verify_jwt(
             token, keys, policy, now=now, audience=policy.client_id, allowed_types=LOGOUT_TOKEN_TYPES,
-            require_subject=False,
+            required=LOGOUT_REQUIRED_CLAIMS,
         )
     except TokenExpired:
         raise TokenInvalid("logout token expired") from None
@@ -294,4 +298,34 @@ def verify_logout_token(
     iat = _numeric_date(claims, "iat")
     if iat is None or now - iat > max_age_seconds + policy.leeway_seconds:
         raise TokenInvalid("logout token too old (iat)")
+    return claims
+
+
+def verify_security_event(
+    token: str, keys: KeySet, policy: VerifyPolicy, *, now: float, max_age_seconds: float
+) -> dict[str, Any]:
+    """A Security Event Token's verified claims (RFC 8417; RFC 8935 push delivery).
+
+    Typed `secevent+jwt` (so no ID, access or logout token passes for one), signed by the
+    configured issuer's keys, `aud` this client, a `jti`, an `events` object, `iat` no older
+    than `max_age_seconds`. Which events it carries is the caller's to read.
+    """
+    typ = read_header(token, policy.max_token_bytes).get("typ")
+    if not isinstance(typ, str) or typ.lower() not in SET_TYPES:
+        raise TokenInvalid("not a security event token (typ)")
+    try:
+        claims = verify_jwt(
+            token, keys, policy, now=now, audience=policy.client_id, allowed_types=set(SET_TYPES),
+            required=SET_REQUIRED_CLAIMS,
+        )
+    except TokenExpired:
+        raise TokenInvalid("security event token expired") from None
+    events = claims.get("events")
+    if not isinstance(events, dict) or not events or not all(isinstance(v, dict) for v in events.values()):
+        raise TokenInvalid("'events' is not a non-empty object of objects")
+    if not isinstance(claims.get("jti"), str) or not claims["jti"] or len(claims["jti"]) > 256:
+        raise TokenInvalid("claim 'jti' is not a short non-empty string")
+    iat = _numeric_date(claims, "iat")
+    if iat is None or now - iat > max_age_seconds + policy.leeway_seconds:
+        raise TokenInvalid("security event token too old (iat)")
     return claims

@@ -12,4 +12,5 @@ urlpatterns = [
     path("logout", views.logout, name="logout"),
     path("session", views.session, name="session"),
     path("backchannel-logout", views.backchannel_logout, name="backchannel_logout"),
+    path("security-events", views.security_events, name="security_events"),
 ]

@@ -39,6 +39,16 @@ def issuer_logout_token(issuer, sub: str) -> str:
     return jwt.encode(claims, pem, algorithm="RS256", headers={"kid": kid, "typ": "logout+jwt"})
 
 
+def issuer_security_event(issuer, event: str, subject: dict) -> str:
+    """A Security Event Token (RFC 8417) as the issuer would push it (RFC 8935)."""
+    pem = read_signing_key(issuer.state_dir)
+    now = int(time.time())
+    claims = {"iss": issuer.url, "aud": "osapp", "iat": now, "jti": uuid.uuid4().hex, "sub_id": subject,
+              "events": {event: {"event_timestamp": now}}}
+    kid = jwk.JWK.from_pem(pem.encode()).thumbprint()
+    return jwt.encode(claims, pem, algorithm="RS256", headers={"kid": kid, "typ": "secevent+jwt"})
+
+
 def signed_in_cookies(app_url: str, user: str, password: str) -> dict[str, str]:
     with new_browser() as browser:
         sign_in(browser, app_url, user, password)
@@ -107,3 +117,41 @@ def test_on_redis_a_logout_pushed_to_one_instance_ends_the_session_on_the_other(
     print(f"\nback-channel logout on Redis, 2 instances x 2 workers: first rejection {first:.2f}s, "
           f"all rejected {last:.2f}s")
     assert last <= BOUND_SECONDS
+
+
+CLAIMS_CHANGE = "https://schemas.openid.net/secevent/caep/event-type/token-claims-change"
+
+
+def test_a_claims_change_pushed_makes_the_next_page_loads_renew_once_with_the_new_claims(start_system):
+    system = start_system(access_token_ttl=600, workers=4)
+    app, issuer = system.app, system.issuer
+    carol = signed_in_cookies(app.url, "carol", "carol-pass")
+    # Token times are whole seconds (`iat`): the change must come in a later second than the
+    # token's issue to be known as after it (a deadline, not a guess).
+    issued_at = jwt.decode(carol["osapp_at"], options={"verify_signature": False})["iat"]
+    time.sleep(max(0.0, issued_at + 1 - time.time()))
+    # A project created at the issuer, not through osapp: the token in the cookie predates it.
+    created = httpx.post(issuer.url + "/api/projects", json={"org": "acme", "name": "Pushed Project"},
+                         headers={"Authorization": f"Bearer {carol['osapp_at']}"})
+    assert created.status_code == 201, created.text
+    assert "Pushed Project" not in fire([app.url + "/"], carol)[0].body
+    grants_before = system.refresh_grants()
+    event = issuer_security_event(issuer, CLAIMS_CHANGE, {"format": "iss_sub", "iss": issuer.url,
+                                                          "sub": subject_of(carol)})
+    pushed = time.monotonic()
+    answer = httpx.post(app.url + "/auth/security-events", content=event,
+                        headers={"Content-Type": "application/secevent+jwt"})
+    assert answer.status_code == 202, answer.text
+    # Each worker learns of it within a poll; until then a load is served from the old claims.
+    deadline = pushed + 10
+    while True:
+        answers = fire([app.url + "/"] * 8, carol)
+        if all("Pushed Project" in a.body for a in answers) or time.monotonic() > deadline:
+            break
+    elapsed = time.monotonic() - pushed
+    grants = system.refresh_grants() - grants_before
+    print(f"\ntoken-claims-change, 4 workers: 8 concurrent loads show the new project after {elapsed:.2f}s, "
+          f"refresh grants={grants}")
+    assert all(a.status == 200 and "Pushed Project" in a.body for a in answers), "\n".join(
+        line for line in app.output.splitlines()[-60:] if "osapp" in line)
+    assert grants == 1

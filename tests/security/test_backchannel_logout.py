@@ -208,3 +208,102 @@ def test_readiness_reports_the_revocation_log(fake_issuer):
     assert readiness()["revocations"].startswith("ok (file, 1 live)")
     assert get_runtime().revocations.revoked("42", "sid-1", time.time() - 5)
 
+
+
+# -- Shared Signals push: POST /auth/security-events (RFC 8417 / 8935, CAEP) ---------------------
+
+SETS_URL = "/auth/security-events"
+SESSION_REVOKED = "https://schemas.openid.net/secevent/caep/event-type/session-revoked"
+CLAIMS_CHANGE = "https://schemas.openid.net/secevent/caep/event-type/token-claims-change"
+
+
+def security_event(event: str = SESSION_REVOKED, subject: dict | None = None, *, key: str = "main",
+                   typ: str = "secevent+jwt", **overrides: Any) -> str:
+    now = int(time.time())
+    claims: dict[str, Any] = {
+        "iss": tokens.ISSUER, "aud": tokens.CLIENT_ID, "iat": now, "jti": uuid.uuid4().hex,
+        "sub_id": subject or {"format": "opaque", "id": "sid-1"},
+        "events": {event: {"event_timestamp": now}},
+    }
+    claims.update(overrides)
+    return tokens.sign({k: v for k, v in claims.items() if v is not tokens.DROP}, key=key, typ=typ)
+
+
+def push(body: str, content_type: str = "application/secevent+jwt"):
+    return Client().post(SETS_URL, data=body, content_type=content_type)
+
+
+def test_session_revoked_by_sid_or_by_user_is_accepted_202_and_applied(fake_issuer):
+    browser, other = cookie_client(session_token()), cookie_client(tokens.access_token(sid="sid-2", iat=int(time.time()) - 1))
+    assert signed_in(browser) and signed_in(other)
+    answer = push(security_event())
+    assert (answer.status_code, answer.json()) == (202, {})
+    assert not signed_in(browser) and signed_in(other)
+    by_user = security_event(subject={"format": "iss_sub", "iss": tokens.ISSUER, "sub": "42"})
+    assert push(by_user).status_code == 202
+    assert not signed_in(other)
+
+
+def test_a_claims_change_renews_the_next_request_once_though_the_token_is_fresh(fake_issuer):
+    issued: list[str] = []
+
+    def token_endpoint(request):
+        import httpx
+
+        issued.append(tokens.access_token(sid="sid-1", name="Renamed User"))
+        return httpx.Response(200, json={"access_token": issued[-1], "token_type": "Bearer",
+                                         "refresh_token": f"rt-{len(issued) + 1}", "expires_in": 600})
+
+    fake_issuer.token_endpoint = token_endpoint
+    browser = cookie_client(session_token(), refresh_cookie=tokens.refresh_cookie("rt-1", sid="sid-1"))
+    assert "Test User" in browser.get(PAGE).content.decode() and issued == []
+    change = security_event(CLAIMS_CHANGE, {"format": "iss_sub", "iss": tokens.ISSUER, "sub": "42"})
+    assert push(change).status_code == 202
+    renewed = browser.get(PAGE)
+    assert "Renamed User" in renewed.content.decode()
+    assert len(issued) == 1 and renewed.cookies["osapp_at"].value == issued[0]
+    assert "Renamed User" in browser.get(PAGE).content.decode() and len(issued) == 1  # once
+
+
+SET_HOSTILE = [
+    pytest.param(lambda: security_event(key="other"), "invalid_key", id="foreign-key"),
+    pytest.param(lambda: security_event(aud="someone-else"), "invalid_audience", id="wrong-aud"),
+    pytest.param(lambda: security_event(iss="https://evil.test"), "invalid_issuer", id="wrong-iss"),
+    pytest.param(lambda: security_event(typ="JWT"), "invalid_request", id="untyped"),
+    pytest.param(lambda: security_event(iat=int(time.time()) - 3600), "invalid_request", id="stale-iat"),
+    pytest.param(lambda: security_event(jti=tokens.DROP), "invalid_request", id="without-jti"),
+    pytest.param(lambda: security_event(events=tokens.DROP), "invalid_request", id="without-events"),
+    pytest.param(lambda: security_event(subject={"format": "email", "email": "a@b.c"}), "invalid_request",
+                 id="unknown-subject-format"),
+    pytest.param(lambda: security_event(subject={"format": "iss_sub", "iss": "https://evil.test", "sub": "42"}),
+                 "invalid_request", id="subject-of-another-issuer"),
+    pytest.param(lambda: security_event(CLAIMS_CHANGE), "invalid_request", id="claims-change-of-a-session"),
+    pytest.param(lambda: logout_token(), "invalid_request", id="a-logout-token"),
+    pytest.param(lambda: tokens.access_token(sid="sid-1"), "invalid_request", id="an-access-token"),
+    pytest.param(lambda: "garbage", "invalid_request", id="garbage"),
+    pytest.param(lambda: "a" * (1024 * 1024), "invalid_request", id="one-megabyte"),
+]
+
+
+@pytest.mark.parametrize(("make", "err"), SET_HOSTILE)
+def test_a_set_the_receiver_refuses_is_a_400_with_its_rfc8935_code_and_the_session_stays(make, err, fake_issuer):
+    browser = cookie_client(session_token())
+    answer = push(make())
+    assert answer.status_code == 400, answer.content[:200]
+    assert answer.json()["err"] == err and answer.json()["description"]
+    assert signed_in(browser)
+
+
+def test_a_replayed_set_or_a_wrong_content_type_is_a_400(fake_issuer):
+    event = security_event()
+    assert push(event).status_code == 202
+    assert push(event).json()["err"] == "invalid_request"
+    assert push(security_event(), content_type="application/jwt").status_code == 400
+    assert push("").status_code == 400
+
+
+def test_events_the_receiver_does_not_act_on_are_acknowledged_and_change_nothing(fake_issuer):
+    browser = cookie_client(session_token())
+    other = security_event("https://schemas.openid.net/secevent/caep/event-type/credential-change")
+    assert push(other).status_code == 202
+    assert signed_in(browser)
