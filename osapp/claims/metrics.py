@@ -11,7 +11,14 @@ from __future__ import annotations
 import threading
 
 from prometheus_client import REGISTRY as PROCESS_REGISTRY
-from prometheus_client import CollectorRegistry, Counter, generate_latest, multiprocess
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
 
 
 class ClaimsMetrics:
@@ -42,6 +49,15 @@ class ClaimsMetrics:
             f"{prefix}_pushed_events_total",
             "Events pushed by the issuer (back-channel logout), by type and outcome.",
             ["type", "outcome"],
+        )
+        # Every worker holds the same set: across workers the most any holds (multiprocess).
+        self.revocations_live = Gauge(
+            f"{prefix}_revocations_live", "Live revocations this worker holds.", multiprocess_mode="max"
+        )
+        self.revocation_lag = Histogram(
+            f"{prefix}_revocation_propagation_seconds",
+            "From a pushed event's acceptance to its application in a worker.",
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0),
         )
         self.websocket_token_expired = Counter(
             f"{prefix}_websocket_token_expired_total", "WebSockets closed because the access token expired."

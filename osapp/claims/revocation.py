@@ -26,6 +26,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, Protocol
 
+from .metrics import ClaimsMetrics
 from .principal import Principal
 from .refresh.base import BackendUnavailable
 
@@ -44,10 +45,12 @@ class Revocation:
     value: str
     not_before: float  # tokens issued (`iat`) before this are refused
     expires_at: float  # the record is forgotten after this
+    accepted_at: float | None = None  # when a receiver accepted the event (propagation lag)
 
     def to_json(self) -> str:
         return json.dumps(
-            {"scope": self.scope.value, "value": self.value, "nbf": self.not_before, "exp": self.expires_at},
+            {"scope": self.scope.value, "value": self.value, "nbf": self.not_before, "exp": self.expires_at,
+             "at": self.accepted_at},
             separators=(",", ":"),
         )
 
@@ -55,8 +58,10 @@ class Revocation:
     def from_json(cls, raw: str | bytes) -> Revocation | None:
         try:
             data = json.loads(raw)
-            return cls(Scope(data["scope"]), str(data["value"]), float(data["nbf"]), float(data["exp"]))
-        except (ValueError, KeyError, TypeError):
+            at = data.get("at")
+            return cls(Scope(data["scope"]), str(data["value"]), float(data["nbf"]), float(data["exp"]),
+                       float(at) if isinstance(at, (int, float)) else None)
+        except (ValueError, KeyError, TypeError, AttributeError):
             return None
 
 
@@ -66,8 +71,10 @@ Listener = Callable[[Revocation], None]
 class RevocationSet:
     """This process's live revocations; `revoked` is the per-request check."""
 
-    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, clock: Callable[[], float] = time.time, metrics: ClaimsMetrics | None = None) -> None:
+        """`metrics`: where to count the live set and each record's propagation lag."""
         self._clock = clock
+        self._metrics = metrics
         self._by_key: dict[tuple[str, str], Revocation] = {}
         self._lock = threading.Lock()
         self._listeners: list[Listener] = []
@@ -126,6 +133,12 @@ class RevocationSet:
                 self._by_key = {k: v for k, v in self._by_key.items() if v.expires_at > now}
             self.applied += len(changed)
             listeners = list(self._listeners)
+            live = len(self._by_key)
+        if self._metrics is not None and changed:
+            self._metrics.revocations_live.set(live)
+            for record in changed:
+                if record.accepted_at is not None:
+                    self._metrics.revocation_lag.observe(max(0.0, now - record.accepted_at))
         for record in changed:
             for listener in listeners:
                 try:
@@ -163,6 +176,9 @@ class LocalRevocationLog:
     def start(self, into: RevocationSet) -> None:
         self._sets.add(into)
 
+    def records(self) -> list[Revocation]:
+        return []  # only the process that received them holds them
+
 
 class RevocationLog(Protocol):
     """Where revocations are written once and read by every worker."""
@@ -175,6 +191,10 @@ class RevocationLog(Protocol):
 
     def start(self, into: RevocationSet) -> None:
         """Start this process's reader (a daemon thread), applying records to `into`."""
+        ...
+
+    def records(self) -> list[Revocation]:
+        """Every record in the log (for `manage.py authstatus`); raises BackendUnavailable."""
         ...
 
 
@@ -205,10 +225,24 @@ class FileRevocationLog:
         if self._started:
             return
         self._started = True
+        # What the log holds already is applied before the first request is verified (the
+        # runtime is built by that request); the thread follows from there.
+        try:
+            records, offset = self.read_from(0)
+        except OSError as exc:
+            log.warning("revocation log unreadable: %s", exc.strerror)
+            records, offset = [], 0
+        into.apply(records)
         # A weak reference: the thread ends with the set it feeds (a runtime replaced in a test).
         threading.Thread(
-            target=self._follow, args=(weakref.ref(into),), name="osapp-revocations", daemon=True
+            target=self._follow, args=(weakref.ref(into), offset), name="osapp-revocations", daemon=True
         ).start()
+
+    def records(self) -> list[Revocation]:
+        try:
+            return self.read_from(0)[0]
+        except OSError as exc:
+            raise BackendUnavailable(f"revocation log unreadable: {exc.strerror}") from None
 
     def read_from(self, offset: int) -> tuple[list[Revocation], int]:
         """Complete lines appended after `offset`, and the offset after them."""
@@ -222,8 +256,8 @@ class FileRevocationLog:
         records = [r for r in (Revocation.from_json(line) for line in chunk[:end].splitlines()) if r]
         return records, offset + end
 
-    def _follow(self, target: weakref.ref[RevocationSet]) -> None:
-        offset, seen_size = 0, -1
+    def _follow(self, target: weakref.ref[RevocationSet], offset: int) -> None:
+        seen_size = offset
         while (live := target()) is not None:
             try:
                 size = self.path.stat().st_size
@@ -276,13 +310,30 @@ class RedisRevocationLog:
             raise BackendUnavailable(f"redis: {type(exc).__name__}") from None
 
     def start(self, into: RevocationSet) -> None:
+        import redis
+
         if self._started:
             return
         self._started = True
+        # Applied before the first request is verified; the thread catches up again once
+        # subscribed, so nothing published in between is lost.
+        try:
+            self.catch_up(into)
+        except redis.RedisError as exc:
+            log.warning("revocation catch-up failed: %s; the reader retries", type(exc).__name__)
         # A weak reference: the thread ends with the set it feeds (a runtime replaced in a test).
         threading.Thread(
             target=self._follow, args=(weakref.ref(into),), name="osapp-revocations", daemon=True
         ).start()
+
+    def records(self) -> list[Revocation]:
+        import redis
+
+        try:
+            raw = self._client().hgetall(self.key)
+        except redis.RedisError as exc:
+            raise BackendUnavailable(f"redis: {type(exc).__name__}") from None
+        return [r for r in (Revocation.from_json(v) for v in raw.values()) if r]
 
     def catch_up(self, into: RevocationSet) -> None:
         raw = self._client().hgetall(self.key)

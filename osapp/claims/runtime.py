@@ -60,7 +60,7 @@ class ClaimsRuntime:
         self.cookie_names: CookieNames = cookie_names(config)
         self.metrics: ClaimsMetrics = metrics_for(config.metric_prefix)
         self.issuer = IssuerClient(config, transport, metrics=self.metrics)
-        self.revocations = RevocationSet(clock)
+        self.revocations = RevocationSet(clock, self.metrics)
         self.revocation_log: RevocationLog = build_revocation_log(config)
         self.verifier = Verifier(
             config,

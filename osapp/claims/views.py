@@ -312,7 +312,7 @@ def backchannel_logout(request: HttpRequest) -> JsonResponse:
     # In the issuer's clock, as the tokens' `iat`: everything issued up to the logout's second.
     record = Revocation(
         Scope.SESSION if sid else Scope.USER, str(sid or sub), float(claims["iat"]) + 1,
-        now + SESSION_MAX_AGE_SECONDS,
+        now + SESSION_MAX_AGE_SECONDS, accepted_at=now,
     )
     try:
         if not _first_use(runtime, "logout", claims):
@@ -386,9 +386,9 @@ def _records_of(claims: dict[str, Any], issuer: str, now: float) -> list[Revocat
             if scope is not Scope.USER:
                 return "token-claims-change names a user (iss_sub)"
             # Tokens issued at or after the change carry it; earlier ones renew first.
-            records.append(Revocation(Scope.CLAIMS, value, at, now + SESSION_MAX_AGE_SECONDS))
+            records.append(Revocation(Scope.CLAIMS, value, at, now + SESSION_MAX_AGE_SECONDS, now))
         else:
-            records.append(Revocation(scope, value, at + 1, now + SESSION_MAX_AGE_SECONDS))
+            records.append(Revocation(scope, value, at + 1, now + SESSION_MAX_AGE_SECONDS, now))
     return records
 
 

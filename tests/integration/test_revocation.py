@@ -18,7 +18,8 @@ from jwcrypto import jwk
 
 from osapp.issuer.keys import read_signing_key
 from tests.support.browser import new_browser, sign_in
-from tests.support.concurrent import fire, session_cookies
+from tests.support.concurrent import fire, metric, session_cookies
+from tests.support.osapp_server import manage
 from tests.support.sockets import next_message, open_socket
 
 pytestmark = [pytest.mark.integration, pytest.mark.no_osapp_db]
@@ -101,6 +102,17 @@ def test_a_logout_pushed_to_one_worker_ends_the_session_on_every_worker_within_2
     assert bearer.status_code == 401
     assert all(a.status == 200 and "Bob Brown" in a.body for a in fire([app.url + PAGE] * 8, control))
     assert system.refresh_grants() == grants_before
+    # What operators see: /metrics (all workers) and authstatus.
+    text = httpx.get(app.url + "/metrics").text
+    status = manage(app.env, "authstatus", check=False).stdout
+    print(f"metrics: accepted={metric(text, 'osapp_pushed_events_total', outcome='accepted', type='backchannel_logout')}, "
+          f"live={metric(text, 'osapp_revocations_live')}, "
+          f"lag observations={metric(text, 'osapp_revocation_propagation_seconds_count')}; "
+          f"authstatus: {[line for line in status.splitlines() if line.startswith('revocations')]}")
+    assert metric(text, "osapp_pushed_events_total", outcome="accepted", type="backchannel_logout") == 1
+    assert metric(text, "osapp_revocations_live") == 1
+    assert metric(text, "osapp_revocation_propagation_seconds_count") >= 1
+    assert "revocations:  1 live" in status
 
 
 def test_on_redis_a_logout_pushed_to_one_instance_ends_the_session_on_the_other(start_system, redis_url):

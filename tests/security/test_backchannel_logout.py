@@ -54,7 +54,7 @@ def post(token: str | None, *, content_type: str = "application/x-www-form-urlen
 
 def session_token(**overrides: Any) -> str:
     # Issued a second ago: a logout accepted now refuses it (iat < not_before).
-    return tokens.access_token(sid="sid-1", iat=int(time.time()) - 1, **overrides)
+    return tokens.access_token(**{"sid": "sid-1", "iat": int(time.time()) - 1, **overrides})
 
 
 def signed_in(client: Client) -> bool:
@@ -307,3 +307,12 @@ def test_events_the_receiver_does_not_act_on_are_acknowledged_and_change_nothing
     other = security_event("https://schemas.openid.net/secevent/caep/event-type/credential-change")
     assert push(other).status_code == 202
     assert signed_in(browser)
+
+
+def test_a_worker_starting_after_a_revocation_refuses_the_token_on_its_first_request(fake_issuer):
+    # A gunicorn worker builds its runtime on its first request: the log is read before that
+    # request's token is verified, not a poll later.
+    assert post(logout_token()).status_code == 200
+    fake_issuer.attach()  # a fresh runtime, as a worker that has served nothing yet
+    assert len(get_runtime().revocations) == 1
+    assert not signed_in(cookie_client(session_token(iat=int(time.time()) - 5)))

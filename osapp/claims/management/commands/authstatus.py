@@ -19,6 +19,8 @@ from osapp.claims.errors import IssuerError
 from osapp.claims.keys import JwksError, parse_jwks, read_jwks_file
 from osapp.claims.oidc import IssuerClient
 from osapp.claims.refresh import BackendUnavailable, build_backend
+from osapp.claims.revocation import Scope
+from osapp.claims.runtime import build_revocation_log
 
 
 def _age(seconds: float) -> str:
@@ -70,6 +72,20 @@ class Command(BaseCommand):
         except BackendUnavailable as exc:
             healthy = False
             self.stdout.write(f"coordinator:  {backend.name} FAILING: {exc}")
+
+        log = build_revocation_log(config)
+        try:
+            now = time.time()
+            records = [r for r in log.records() if r.expires_at > now]
+            claims = sum(1 for r in records if r.scope is Scope.CLAIMS)
+            newest = max((r.accepted_at for r in records if r.accepted_at is not None), default=None)
+            since = f", newest accepted {_age(now - newest)} ago" if newest is not None else ""
+            self.stdout.write(
+                f"revocations:  {len(records) - claims} live, {claims} claim changes pending ({log.name} log{since})"
+            )
+        except BackendUnavailable as exc:
+            healthy = False
+            self.stdout.write(f"revocations:  {log.name} FAILING: {exc}")
 
         if options["verify"]:
             try:
