@@ -60,6 +60,9 @@ def main() -> None:
         "ISSUER_CLIENT_SECRET": client_secret,
         "PYTHONPATH": str(REPO_ROOT),
         "ISSUER_REDIRECT_URIS": " ".join(f"{origin}/auth/callback" for origin in app_origins),
+        # Revocations and claim changes pushed to osapp (DESIGN §12).
+        "ISSUER_BACKCHANNEL_LOGOUT_URIS": f"{app_origins[0]}/auth/backchannel-logout",
+        "ISSUER_SECURITY_EVENT_URIS": f"{app_origins[0]}/auth/security-events",
         "ISSUER_POST_LOGOUT_REDIRECT_URIS": " ".join(f"{origin}/" for origin in app_origins),
         "OSAPP_ISSUER": issuer_url,
         "OSAPP_STATE_DIR": str(state_dir),

@@ -1,4 +1,5 @@
-"""The project API: ``POST /api/projects`` creates a project in an organization.
+"""The API: ``POST /api/projects`` creates a project in an organization;
+``POST /api/sessions/revoke`` signs the caller out of every device.
 
 The caller presents an access token of this issuer (``Authorization: Bearer``, RFC 6750 §2.1)
 and must be an owner or admin of the organization. The new project's creator becomes its
@@ -19,6 +20,7 @@ from django.views.decorators.http import require_POST
 from oauth2_provider.oauth2_backends import get_oauthlib_core
 
 from osapp.issuer.models import Membership, Organization, Project, ProjectMember
+from osapp.issuer.push import send_claims_change, send_logout
 
 SLUG_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 MAX_SLUG_LENGTH = 50
@@ -93,7 +95,28 @@ def create_project(request: HttpRequest) -> JsonResponse:
             ProjectMember.objects.create(user=user, project=project)
     except IntegrityError:
         return _error(409, f"the slug {slug!r} is taken in {org.slug}")
+    send_claims_change(str(user.pk))  # the creator's `projects` claim changed
     return JsonResponse(
         {"id": str(project.pk), "slug": project.slug, "name": project.name, "org_id": str(org.pk)},
         status=201,
     )
+
+
+@csrf_exempt  # bearer-authenticated, no cookies involved
+@require_POST
+def sign_out_everywhere(request: HttpRequest) -> JsonResponse:
+    """``POST /api/sessions/revoke``: end every session of the caller ("sign out of all
+    devices"): their tokens are revoked here and a Logout Token goes to each client."""
+    valid, oauth_request = get_oauthlib_core().verify_request(request, scopes=[])
+    if not valid or oauth_request is None or oauth_request.user is None:
+        return _unauthorized(request)
+    user: Any = oauth_request.user
+    from oauth2_provider.models import get_access_token_model, get_refresh_token_model
+
+    revoked = 0
+    for refresh in get_refresh_token_model().objects.filter(user=user, revoked__isnull=True):
+        refresh.revoke()
+        revoked += 1
+    get_access_token_model().objects.filter(user=user).delete()
+    send_logout(str(user.pk))
+    return JsonResponse({"revoked_refresh_tokens": revoked}, status=200)

@@ -36,6 +36,8 @@ class IssuerConfig:
     request_log: Path
     secret_key: str
     enable_faults: bool = False
+    backchannel_logout_uris: tuple[str, ...] = ()
+    security_event_uris: tuple[str, ...] = ()
 
     @property
     def database_path(self) -> Path:
@@ -76,6 +78,10 @@ class IssuerConfig:
             secret_key=environ.get("ISSUER_SECRET_KEY", "osapp-issuer-development-only-secret-key"),
             # ISSUER_ENABLE_FAULTS [0]: expose /_faults so tests can make /token/ fail.
             enable_faults=environ.get("ISSUER_ENABLE_FAULTS", "0") == "1",
+            # ISSUER_BACKCHANNEL_LOGOUT_URIS / ISSUER_SECURITY_EVENT_URIS: where Logout Tokens
+            # and Security Event Tokens are pushed (space-separated; none by default).
+            backchannel_logout_uris=_uris(environ, "ISSUER_BACKCHANNEL_LOGOUT_URIS", ""),
+            security_event_uris=_uris(environ, "ISSUER_SECURITY_EVENT_URIS", ""),
         )
 
 

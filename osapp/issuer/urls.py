@@ -10,7 +10,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import URLPattern, include, path, re_path
 from oauth2_provider import urls as dot_urls
 
-from osapp.issuer.api import create_project
+from osapp.issuer.api import create_project, sign_out_everywhere
 from osapp.issuer.discovery import IssuerDiscoveryView
 from osapp.issuer.faults import faults_view
 from osapp.issuer.views import home
@@ -36,6 +36,7 @@ urlpatterns = [
         name="login",
     ),
     path("api/projects", create_project, name="api-projects"),
+    path("api/sessions/revoke", sign_out_everywhere, name="api-sign-out-everywhere"),
     path("_faults", faults_view, name="faults"),
     path("", home, name="home"),
 ]

@@ -81,7 +81,14 @@ def start_system(tmp_path_factory):
             "access_token_ttl": access_token_ttl,
             "redirect_uris": [f"http://127.0.0.1:{port}/auth/callback" for port in ports],
             "post_logout_redirect_uris": [f"http://127.0.0.1:{port}/" for port in ports],
-            "env": {"ISSUER_ENABLE_FAULTS": "1"},
+            "env": {
+                "ISSUER_ENABLE_FAULTS": "1",
+                # Pushed events (DESIGN §12) go to every instance's receivers.
+                "ISSUER_BACKCHANNEL_LOGOUT_URIS": " ".join(
+                    f"http://127.0.0.1:{port}/auth/backchannel-logout" for port in ports),
+                "ISSUER_SECURITY_EVENT_URIS": " ".join(
+                    f"http://127.0.0.1:{port}/auth/security-events" for port in ports),
+            },
         }
         issuer = IssuerProcess.start(tmp_path_factory.mktemp("issuer"), **issuer_options)
         system = System(issuer, [], issuer_options)

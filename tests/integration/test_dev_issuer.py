@@ -215,6 +215,21 @@ def test_revoked_refresh_token_is_unusable(issuer: IssuerProcess) -> None:
     assert (after.status_code, after.json()["error"]) == (400, "invalid_grant")
 
 
+def test_sign_out_of_all_devices_revokes_every_session_of_the_caller_only(issuer: IssuerProcess) -> None:
+    first, second, other = login(issuer, "alice"), login(issuer, "alice"), login(issuer, "bob")
+    answer = httpx.post(issuer.url + "/api/sessions/revoke",
+                        headers={"Authorization": f"Bearer {first['access_token']}"})
+    # At least these two: the session-scoped issuer may hold alice's sessions of earlier tests.
+    assert answer.status_code == 200 and answer.json()["revoked_refresh_tokens"] >= 2
+    for session in (first, second):
+        after = refresh(issuer.url, session["refresh_token"], DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET)
+        assert (after.status_code, after.json()["error"]) == (400, "invalid_grant")
+    assert refresh(issuer.url, other["refresh_token"], DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET).status_code == 200
+    again = httpx.post(issuer.url + "/api/sessions/revoke",
+                       headers={"Authorization": f"Bearer {first['access_token']}"})
+    assert again.status_code == 401  # its access token went with the sessions
+
+
 @pytest.mark.parametrize(
     "redirect_uri",
     ["http://127.0.0.1:8001/auth/callback", "http://127.0.0.1/auth/callback", "http://127.0.0.1:8000/auth/callback/x"],
