@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import views
+from . import receivers, views
 
 app_name = "claims"
 
@@ -11,6 +11,6 @@ urlpatterns = [
     path("callback", views.callback, name="callback"),
     path("logout", views.logout, name="logout"),
     path("session", views.session, name="session"),
-    path("backchannel-logout", views.backchannel_logout, name="backchannel_logout"),
-    path("security-events", views.security_events, name="security_events"),
+    path("backchannel-logout", receivers.backchannel_logout, name="backchannel_logout"),
+    path("security-events", receivers.security_events, name="security_events"),
 ]

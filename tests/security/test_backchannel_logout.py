@@ -316,3 +316,18 @@ def test_a_worker_starting_after_a_revocation_refuses_the_token_on_its_first_req
     fake_issuer.attach()  # a fresh runtime, as a worker that has served nothing yet
     assert len(get_runtime().revocations) == 1
     assert not signed_in(cookie_client(session_token(iat=int(time.time()) - 5)))
+
+
+def test_a_delivery_that_could_not_be_stored_is_a_503_and_its_retry_applies(fake_issuer, tmp_path):
+    log = get_runtime().revocation_log
+    stored_at = log.path
+    (tmp_path / "not-a-dir").write_text("")
+    log.path = tmp_path / "not-a-dir" / "revocations.log"  # unwritable: the state dir is broken
+    token = logout_token()
+    browser = cookie_client(session_token())
+    failed = post(token)
+    assert failed.status_code == 503 and failed.json()["error"] == "temporarily_unavailable"
+    assert signed_in(browser)
+    log.path = stored_at  # fixed: the transmitter's retry of the same token is applied
+    assert post(token).status_code == 200
+    assert not signed_in(browser)
