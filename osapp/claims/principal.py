@@ -47,6 +47,7 @@ class Principal:
     expires_at: int
     session_id: str | None = None
     issued_at: int | None = None  # `iat`: a revocation refuses tokens issued before it
+    token_id: str | None = None  # `jti`: a sign-out here revokes this very token
     _orgs_by_slug: Mapping[str, Org] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -153,7 +154,7 @@ def principal_from_claims(
     name = claims.get("name") or display.get("name") or claims.get("preferred_username") or ""
     email = claims.get("email") or display.get("email") or ""
     sid = claims.get("sid")
-    iat = claims.get("iat")
+    iat, jti = claims.get("iat"), claims.get("jti")
     return Principal(
         user_id=_text(claims["sub"], "sub"),
         name=name if isinstance(name, str) else "",
@@ -164,4 +165,5 @@ def principal_from_claims(
         expires_at=int(claims["exp"]),
         session_id=sid if isinstance(sid, str) else None,
         issued_at=int(iat) if isinstance(iat, (int, float)) and not isinstance(iat, bool) else None,
+        token_id=jti if isinstance(jti, str) and jti else None,
     )

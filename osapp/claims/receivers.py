@@ -79,7 +79,7 @@ def backchannel_logout(request: HttpRequest) -> JsonResponse:
     try:
         if _seen(runtime, "logout", claims):
             return _logout_refused("logout token already used (jti)")
-        _publish(runtime, [record])
+        runtime.publish_revocations([record])
         _remember(runtime, "logout", claims)
     except BackendUnavailable as exc:
         return _logout_refused(f"revocation not stored: {exc}", 503)
@@ -103,12 +103,6 @@ def _remember(runtime: ClaimsRuntime, kind: str, claims: dict[str, Any]) -> None
     async_to_sync(runtime.coordinator.backend.put)(
         _replay_key(kind, claims), REPLAY, b"1", 2 * PUSHED_EVENT_MAX_AGE_SECONDS
     )
-
-
-def _publish(runtime: ClaimsRuntime, records: list[Revocation]) -> None:
-    for record in records:
-        runtime.revocation_log.publish(record)
-    runtime.revocations.apply(records)  # this worker at once; the others from the log
 
 
 # -- Shared Signals push (RFC 8417 SETs, RFC 8935 delivery, OpenID CAEP; DESIGN §12) ---------
@@ -193,7 +187,7 @@ def security_events(request: HttpRequest) -> JsonResponse:
     try:
         if _seen(runtime, "set", claims):
             return _set_refused("invalid_request", "security event already delivered (jti)")
-        _publish(runtime, records)
+        runtime.publish_revocations(records)
         _remember(runtime, "set", claims)
     except BackendUnavailable as exc:
         return _set_refused("invalid_request", f"not stored: {exc}", 503)

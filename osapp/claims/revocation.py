@@ -37,6 +37,7 @@ class Scope(StrEnum):
     SESSION = "sid"  # one session (one sign-in at the issuer)
     USER = "sub"  # every session of a user
     CLAIMS = "claims"  # not a revocation: the user's claims changed, renew before serving
+    TOKEN = "jti"  # one access token (signed out here: every tab holding it)
 
 
 @dataclass(frozen=True)
@@ -83,14 +84,18 @@ class RevocationSet:
     def __len__(self) -> int:
         return len(self._by_key)
 
-    def revoked(self, subject: str | None, session_id: str | None, issued_at: float | None) -> bool:
-        """Whether a token of `subject`/`session_id` issued at `issued_at` is revoked."""
+    def revoked(
+        self, subject: str | None, session_id: str | None, issued_at: float | None, token_id: str | None = None
+    ) -> bool:
+        """Whether a token (`jti` `token_id`) of `subject`/`session_id` issued at `issued_at`
+        is revoked."""
         by_key = self._by_key
         if not by_key:  # the common case: nothing revoked
             return False
         for record in (
             by_key.get(("sid", session_id)) if session_id is not None else None,
             by_key.get(("sub", subject)) if subject is not None else None,
+            by_key.get(("jti", token_id)) if token_id is not None else None,
         ):
             if (
                 record is not None
@@ -114,7 +119,7 @@ class RevocationSet:
         )
 
     def principal_revoked(self, principal: Principal) -> bool:
-        return self.revoked(principal.user_id, principal.session_id, principal.issued_at)
+        return self.revoked(principal.user_id, principal.session_id, principal.issued_at, principal.token_id)
 
     def apply(self, records: Iterable[Revocation]) -> int:
         """Add `records` (a later `not_before` wins); returns how many changed the set."""

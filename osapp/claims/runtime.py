@@ -34,6 +34,7 @@ from .revocation import (
     FileRevocationLog,
     LocalRevocationLog,
     RedisRevocationLog,
+    Revocation,
     RevocationLog,
     RevocationSet,
 )
@@ -80,6 +81,13 @@ class ClaimsRuntime:
         )
         # This process's reader of the revocation log (a daemon thread; none for `local`).
         self.revocation_log.start(self.revocations)
+
+    def publish_revocations(self, records: list[Revocation]) -> None:
+        """Write `records` to the log for every worker and host, and apply them here at once
+        (raises BackendUnavailable; applying twice changes nothing)."""
+        for record in records:
+            self.revocation_log.publish(record)
+        self.revocations.apply(records)
 
 
 def build_revocation_log(config: ClaimsConfig) -> RevocationLog:

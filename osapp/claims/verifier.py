@@ -151,11 +151,12 @@ class Verifier:
         except TokenExpired as exc:
             metrics.token_verifications.labels("expired").inc()
             exp = exc.claims.get("exp")
-            iat, sid = exc.claims.get("iat"), exc.claims.get("sid")
+            iat, sid, jti = exc.claims.get("iat"), exc.claims.get("sid"), exc.claims.get("jti")
             if self.revocations.revoked(
                 exc.claims.get("sub"),
                 sid if isinstance(sid, str) else None,
                 iat if isinstance(iat, (int, float)) and not isinstance(iat, bool) else None,
+                jti if isinstance(jti, str) else None,
             ):
                 # Never renewed: a revoked session's refresh token is never presented.
                 return self._revoked(exc.claims.get("sub"), int(exp) if isinstance(exp, (int, float)) else None)

@@ -25,6 +25,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from .cookies import (
     LOGIN_MAX_AGE_SECONDS,
+    SESSION_MAX_AGE_SECONDS,
     RefreshBinding,
     clear_token_cookies,
     cookie_names,
@@ -36,8 +37,10 @@ from .cookies import (
     write_token_cookie,
 )
 from .errors import GrantRejected, IssuerError, IssuerMisconfigured, TokenInvalid
+from .principal import Principal
 from .refresh import BackendUnavailable
-from .runtime import get_runtime
+from .revocation import Revocation, Scope
+from .runtime import ClaimsRuntime, get_runtime
 from .session import SIGN_OUT_VIEW_ATTRIBUTE, resolution_of
 
 log = logging.getLogger("osapp.claims.views")
@@ -237,8 +240,29 @@ def logout(request: HttpRequest) -> HttpResponse:
     response = HttpResponseRedirect(target)
     clear_token_cookies(response, request, config)
     principal = resolution_of(request).principal
+    _revoke_here(runtime, principal)
     log.info("signed out sub=%s", principal.user_id if principal is not None else None)
     return response
+
+
+def _revoke_here(runtime: ClaimsRuntime, principal: Principal | None) -> None:
+    """This browser's other tabs hold the same cookies, and their open sockets the same token:
+    revoke the token (and its issuer session, when the tokens name one) on every worker, so
+    those sockets close within the propagation bound (DESIGN §12)."""
+    if principal is None:
+        return
+    now = runtime.clock()
+    records = []
+    if principal.token_id is not None:
+        # The token with this `jti`: refused whatever its `iat` (which precedes its `exp`).
+        expires = float(principal.expires_at)
+        records.append(Revocation(Scope.TOKEN, principal.token_id, expires + 1, expires + 60, now))
+    if principal.session_id is not None:
+        records.append(Revocation(Scope.SESSION, principal.session_id, now, now + SESSION_MAX_AGE_SECONDS, now))
+    try:
+        runtime.publish_revocations(records)
+    except BackendUnavailable as exc:
+        log.warning("sign-out could not revoke the session on other workers: %s", exc)
 
 
 # Logout wins (DESIGN §6): the middleware never renews a session on its way to this view.

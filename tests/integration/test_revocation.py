@@ -13,7 +13,7 @@ import httpx
 import jwt
 import pytest
 
-from tests.support.browser import new_browser, sign_in
+from tests.support.browser import csrf_token, new_browser, sign_in
 from tests.support.concurrent import fire, metric, session_cookies
 from tests.support.osapp_server import manage
 from tests.support.sockets import next_message, open_socket
@@ -146,3 +146,23 @@ def test_a_claims_change_pushed_makes_the_next_page_loads_renew_once_with_the_ne
     assert all(a.status == 200 and "Pushed Project" in a.body for a in answers), "\n".join(
         line for line in app.output.splitlines()[-60:] if "osapp" in line)
     assert grants == 1
+
+
+def test_signing_out_in_one_tab_closes_the_other_tabs_socket_and_session(start_system):
+    system = start_system(access_token_ttl=600, workers=4)
+    app = system.app
+    with new_browser() as browser:
+        sign_in(browser, app.url, "carol", "carol-pass")
+        cookies = session_cookies(browser)  # what every tab of this browser sends
+        with open_socket(app.url, SOCKET, cookies) as ws:
+            signed_out_at = time.monotonic()
+            out = browser.post(app.url + "/auth/logout", data={"csrfmiddlewaretoken": csrf_token(browser)},
+                               headers={"Referer": app.url + "/"})
+            assert out.status_code == 200
+            closed = next_message(ws, timeout=BOUND_SECONDS + 3)
+            closed_after = time.monotonic() - signed_out_at
+    _, last = until_all_anonymous([app.url + PAGE] * 8, cookies, signed_out_at)
+    print(f"\nsign-out in one tab: the other tab's socket closed after {closed_after:.2f}s ({closed}), "
+          f"its cookies anonymous on every worker after {last:.2f}s")
+    assert closed == {"type": "error", "error": "sessionRevoked"}
+    assert closed_after <= BOUND_SECONDS and last <= BOUND_SECONDS

@@ -331,3 +331,15 @@ def test_a_delivery_that_could_not_be_stored_is_a_503_and_its_retry_applies(fake
     log.path = stored_at  # fixed: the transmitter's retry of the same token is applied
     assert post(token).status_code == 200
     assert not signed_in(browser)
+
+
+def test_signing_out_here_revokes_the_token_for_every_tab_and_worker(fake_issuer):
+    # Tabs share the browser's cookies: one tab's sign-out must end the others' sessions and
+    # sockets too, not only clear the cookies of the tab that signed out.
+    token = tokens.access_token(jti="tab-token")
+    tab = cookie_client(token)
+    assert signed_in(tab)
+    assert cookie_client(token).post("/auth/logout").status_code == 302  # (no CSRF enforced here)
+    assert not signed_in(tab)
+    assert Client().get("/api/me", headers={"Authorization": f"Bearer {token}"}).status_code == 401
+    assert signed_in(cookie_client(tokens.access_token(jti="another-token")))  # another device
