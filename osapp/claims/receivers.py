@@ -146,6 +146,9 @@ def _records_of(claims: dict[str, Any], issuer: str, now: float) -> list[Revocat
         scope, value = found
         at = event.get("event_timestamp", claims["iat"])
         at = float(at) if isinstance(at, (int, float)) and not isinstance(at, bool) else float(claims["iat"])
+        # Never later than the SET itself: a change "in the future" would make every token of
+        # the user stale until then, and each request renew.
+        at = min(at, float(claims["iat"]))
         if uri == TOKEN_CLAIMS_CHANGE:
             if scope is not Scope.USER:
                 return "token-claims-change names a user (iss_sub)"

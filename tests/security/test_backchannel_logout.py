@@ -343,3 +343,16 @@ def test_signing_out_here_revokes_the_token_for_every_tab_and_worker(fake_issuer
     assert not signed_in(tab)
     assert Client().get("/api/me", headers={"Authorization": f"Bearer {token}"}).status_code == 401
     assert signed_in(cookie_client(tokens.access_token(jti="another-token")))  # another device
+
+
+def test_a_claims_change_dated_in_the_future_counts_from_the_events_own_issue(fake_issuer):
+    now = int(time.time())
+    change = tokens.sign({
+        "iss": tokens.ISSUER, "aud": tokens.CLIENT_ID, "iat": now, "jti": uuid.uuid4().hex,
+        "sub_id": {"format": "iss_sub", "iss": tokens.ISSUER, "sub": "42"},
+        "events": {CLAIMS_CHANGE: {"event_timestamp": now + 3600}},
+    }, typ="secevent+jwt")
+    assert push(change).status_code == 202
+    revocations = get_runtime().revocations
+    assert revocations.claims_stale("42", now - 1)
+    assert not revocations.claims_stale("42", now + 1)  # a token renewed after it is fresh
