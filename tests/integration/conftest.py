@@ -73,10 +73,13 @@ def start_system(tmp_path_factory):
     started: list = []
 
     def start(*, access_token_ttl: int, instances: int = 1, workers: int = 4, env: dict | None = None,
-              per_instance_env: list[dict] | None = None, sign_in_ttl: int | None = None) -> System:
+              per_instance_env: list[dict] | None = None, sign_in_ttl: int | None = None,
+              push_to: list[int] | None = None) -> System:
         """`sign_in_ttl`: the lifetime of the access tokens sign-in issues (refreshed ones get
-        `access_token_ttl`), so a test reaches the refresh window a second after signing in."""
+        `access_token_ttl`), so a test reaches the refresh window a second after signing in.
+        `push_to`: the instances (indices) the issuer pushes events to; default all."""
         ports = [free_port() for _ in range(instances)]
+        pushed_ports = [ports[i] for i in (push_to if push_to is not None else range(instances))]
         issuer_options = {
             "access_token_ttl": access_token_ttl,
             "redirect_uris": [f"http://127.0.0.1:{port}/auth/callback" for port in ports],
@@ -85,9 +88,9 @@ def start_system(tmp_path_factory):
                 "ISSUER_ENABLE_FAULTS": "1",
                 # Pushed events (DESIGN §12) go to every instance's receivers.
                 "ISSUER_BACKCHANNEL_LOGOUT_URIS": " ".join(
-                    f"http://127.0.0.1:{port}/auth/backchannel-logout" for port in ports),
+                    f"http://127.0.0.1:{port}/auth/backchannel-logout" for port in pushed_ports),
                 "ISSUER_SECURITY_EVENT_URIS": " ".join(
-                    f"http://127.0.0.1:{port}/auth/security-events" for port in ports),
+                    f"http://127.0.0.1:{port}/auth/security-events" for port in pushed_ports),
             },
         }
         issuer = IssuerProcess.start(tmp_path_factory.mktemp("issuer"), **issuer_options)

@@ -92,7 +92,8 @@ def test_a_logout_pushed_to_one_worker_ends_the_session_on_every_worker_within_2
 
 
 def test_on_redis_a_logout_pushed_to_one_instance_ends_the_session_on_the_other(start_system, redis_url):
-    system = start_system(access_token_ttl=600, instances=2, workers=2,
+    # The issuer pushes to the first instance only: the second learns of it through Redis alone.
+    system = start_system(access_token_ttl=600, instances=2, workers=2, push_to=[0],
                           env={"OSAPP_REFRESH_BACKEND": "redis", "OSAPP_REDIS_URL": redis_url})
     first_app, second_app = system.apps
     victim = signed_in_cookies(first_app.url, "carol", "carol-pass")
@@ -102,19 +103,12 @@ def test_on_redis_a_logout_pushed_to_one_instance_ends_the_session_on_the_other(
                         headers={"Authorization": f"Bearer {victim['osapp_at']}"})
     assert answer.status_code == 200, answer.text
     first, last = until_all_anonymous([first_app.url + PAGE, second_app.url + PAGE] * 4, victim, pushed)
-    # The issuer pushes the same Logout Token to both instances; the replay store is in Redis,
-    # so exactly one accepts it, and the other learns of the revocation through Redis alone.
-    deadline = time.monotonic() + 10
-    while True:
-        texts = [httpx.get(app.url + "/metrics").text for app in system.apps]
-        outcomes = {o: sum(metric(t, "osapp_pushed_events_total", outcome=o, type="backchannel_logout") for t in texts)
-                    for o in ("accepted", "invalid_request")}
-        if sum(outcomes.values()) >= 2 or time.monotonic() > deadline:
-            break
+    accepted = [metric(httpx.get(app.url + "/metrics").text, "osapp_pushed_events_total",
+                       outcome="accepted", type="backchannel_logout") for app in system.apps]
     print(f"\nsign out of all devices at the issuer -> back-channel logout on Redis, 2 instances x 2 workers: "
-          f"first rejection {first:.2f}s, all rejected {last:.2f}s; deliveries {outcomes}")
+          f"first rejection {first:.2f}s, all rejected {last:.2f}s; Logout Tokens accepted per instance {accepted}")
     assert last <= BOUND_SECONDS
-    assert outcomes == {"accepted": 1, "invalid_request": 1}
+    assert accepted == [1, 0]
 
 
 def test_a_claims_change_pushed_makes_the_next_page_loads_renew_once_with_the_new_claims(start_system):
