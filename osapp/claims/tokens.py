@@ -293,11 +293,7 @@ def verify_logout_token(
         raise TokenInvalid("claim 'sid' is not a non-empty string")
     if "sub" not in claims and sid is None:
         raise TokenInvalid("neither 'sub' nor 'sid'")
-    if not isinstance(claims.get("jti"), str) or not claims["jti"] or len(claims["jti"]) > 256:
-        raise TokenInvalid("claim 'jti' is not a short non-empty string")
-    iat = _numeric_date(claims, "iat")
-    if iat is None or now - iat > max_age_seconds + policy.leeway_seconds:
-        raise TokenInvalid("logout token too old (iat)")
+    _check_pushed(claims, policy, now=now, max_age_seconds=max_age_seconds, what="logout token")
     return claims
 
 
@@ -323,9 +319,16 @@ def verify_security_event(
     events = claims.get("events")
     if not isinstance(events, dict) or not events or not all(isinstance(v, dict) for v in events.values()):
         raise TokenInvalid("'events' is not a non-empty object of objects")
+    _check_pushed(claims, policy, now=now, max_age_seconds=max_age_seconds, what="security event token")
+    return claims
+
+
+def _check_pushed(
+    claims: Mapping[str, Any], policy: VerifyPolicy, *, now: float, max_age_seconds: float, what: str
+) -> None:
+    """What every pushed event needs: a `jti` (for the replay store) and a recent `iat`."""
     if not isinstance(claims.get("jti"), str) or not claims["jti"] or len(claims["jti"]) > 256:
         raise TokenInvalid("claim 'jti' is not a short non-empty string")
     iat = _numeric_date(claims, "iat")
     if iat is None or now - iat > max_age_seconds + policy.leeway_seconds:
-        raise TokenInvalid("security event token too old (iat)")
-    return claims
+        raise TokenInvalid(f"{what} too old (iat)")
