@@ -315,8 +315,6 @@ class RedisRevocationLog:
             raise BackendUnavailable(f"redis: {type(exc).__name__}") from None
 
     def start(self, into: RevocationSet) -> None:
-        import redis
-
         if self._started:
             return
         self._started = True
@@ -324,8 +322,8 @@ class RedisRevocationLog:
         # subscribed, so nothing published in between is lost.
         try:
             self.catch_up(into)
-        except redis.RedisError as exc:
-            log.warning("revocation catch-up failed: %s; the reader retries", type(exc).__name__)
+        except BackendUnavailable as exc:
+            log.warning("revocation catch-up failed: %s; the reader retries", exc)
         # A weak reference: the thread ends with the set it feeds (a runtime replaced in a test).
         threading.Thread(
             target=self._follow, args=(weakref.ref(into),), name="osapp-revocations", daemon=True
@@ -341,8 +339,8 @@ class RedisRevocationLog:
         return [r for r in (Revocation.from_json(v) for v in raw.values()) if r]
 
     def catch_up(self, into: RevocationSet) -> None:
-        raw = self._client().hgetall(self.key)
-        into.apply(r for r in (Revocation.from_json(v) for v in raw.values()) if r)
+        """Apply every record the hash holds; raises BackendUnavailable."""
+        into.apply(self.records())
 
     def _follow(self, target: weakref.ref[RevocationSet]) -> None:
         import redis
@@ -372,6 +370,8 @@ class RedisRevocationLog:
                     del live
             except redis.RedisError as exc:
                 log.warning("revocation feed interrupted: %s; reconnecting", type(exc).__name__)
+            except BackendUnavailable as exc:  # the catch-up read
+                log.warning("revocation feed interrupted: %s; reconnecting", exc)
             finally:
                 if pubsub is not None:
                     try:
