@@ -8,11 +8,10 @@ import sys
 import time
 
 import httpx
-import jwt
 import pytest
 
 from tests.support.browser import new_browser, sign_in
-from tests.support.concurrent import fire, metric, session_cookies
+from tests.support.concurrent import access_exp, fire, metric, session_cookies, sleep_until
 from tests.support.issuer import REPO_ROOT, free_port
 from tests.support.osapp_server import OsappServer, OsappStartError, manage, osapp_env
 
@@ -118,8 +117,7 @@ def test_redis_down_fails_closed_pages_served_no_unguarded_refresh(start_system)
     with new_browser() as browser:
         sign_in(browser, system.app.url, "bob", "bob-pass")
         cookies = session_cookies(browser)
-    exp = jwt.decode(cookies["osapp_at"], options={"verify_signature": False})["exp"]
-    time.sleep(max(0.0, exp - 50 + 0.5 - time.time()))
+    sleep_until(access_exp(cookies) - 50 + 0.5)
     answers = fire([system.app.url + "/"] * 8, cookies)
     ready = httpx.get(system.app.url + "/readyz")
     print(f"\nredis down: {sum(a.status == 200 for a in answers)}/8 pages served, "

@@ -5,12 +5,11 @@ from __future__ import annotations
 import time
 from contextlib import ExitStack
 
-import jwt
 import pytest
 from websockets.exceptions import InvalidStatus
 
 from tests.support.browser import csrf_token, new_browser, sign_in
-from tests.support.concurrent import session_cookies
+from tests.support.concurrent import access_exp, session_cookies, sleep_until
 from tests.support.sockets import close_code, holding_pid, next_message, open_socket
 
 pytestmark = pytest.mark.integration
@@ -22,14 +21,6 @@ def bob_cookies(app_url: str) -> dict[str, str]:
     with new_browser() as browser:
         sign_in(browser, app_url, "bob", "bob-pass")
         return session_cookies(browser)
-
-
-def access_exp(cookies: dict[str, str]) -> float:
-    return float(jwt.decode(cookies["osapp_at"], options={"verify_signature": False})["exp"])
-
-
-def sleep_until(deadline: float) -> None:
-    time.sleep(max(0.0, deadline - time.time()))
 
 
 def test_socket_with_expired_token_closes_4401_without_issuer_call(start_system):

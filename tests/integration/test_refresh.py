@@ -13,11 +13,10 @@ import time
 from pathlib import Path
 
 import httpx
-import jwt
 import pytest
 
 from tests.support.browser import new_browser, sign_in
-from tests.support.concurrent import fire, metric, session_cookies
+from tests.support.concurrent import access_exp, fire, metric, session_cookies, sleep_until
 
 # osapp's database is only migrated here: the PostgreSQL pass does not repeat these.
 pytestmark = [pytest.mark.integration, pytest.mark.no_osapp_db]
@@ -34,14 +33,6 @@ def signed_in_cookies(system, user="carol", password="carol-pass", app=None) -> 
     with new_browser() as browser:
         sign_in(browser, (app or system.app).url, user, password)
         return session_cookies(browser)
-
-
-def access_exp(cookies: dict[str, str]) -> float:
-    return float(jwt.decode(cookies["osapp_at"], options={"verify_signature": False})["exp"])
-
-
-def sleep_until(deadline: float) -> None:
-    time.sleep(max(0.0, deadline - time.time()))
 
 
 def wait_until_renewable(cookies: dict[str, str]) -> None:

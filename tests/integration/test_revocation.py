@@ -10,11 +10,10 @@ from __future__ import annotations
 import time
 
 import httpx
-import jwt
 import pytest
 
 from tests.support.browser import csrf_token, new_browser, sign_in
-from tests.support.concurrent import fire, metric, session_cookies
+from tests.support.concurrent import access_claims, fire, metric, session_cookies, sleep_until
 from tests.support.osapp_server import manage
 from tests.support.sockets import next_message, open_socket
 
@@ -29,10 +28,6 @@ def signed_in_cookies(app_url: str, user: str, password: str) -> dict[str, str]:
     with new_browser() as browser:
         sign_in(browser, app_url, user, password)
         return session_cookies(browser)
-
-
-def subject_of(cookies: dict[str, str]) -> str:
-    return jwt.decode(cookies["osapp_at"], options={"verify_signature": False})["sub"]
 
 
 def until_all_anonymous(urls: list[str], cookies: dict[str, str], since: float) -> tuple[float, float]:
@@ -117,8 +112,7 @@ def test_a_claims_change_pushed_makes_the_next_page_loads_renew_once_with_the_ne
     carol = signed_in_cookies(app.url, "carol", "carol-pass")
     # Token times are whole seconds (`iat`): the change must come in a later second than the
     # token's issue to be known as after it (a deadline, not a guess).
-    issued_at = jwt.decode(carol["osapp_at"], options={"verify_signature": False})["iat"]
-    time.sleep(max(0.0, issued_at + 1 - time.time()))
+    sleep_until(access_claims(carol)["iat"] + 1)
     grants_before = system.refresh_grants()
     # A project created at the issuer, not through osapp: the token in the cookie predates it,
     # and the issuer pushes a token-claims-change for its creator.

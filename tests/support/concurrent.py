@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 import httpx
+import jwt
 
 SESSION_COOKIES = ("osapp_at", "osapp_idt", "osapp_rt")
 
@@ -24,6 +26,20 @@ class Answer:
 
 def session_cookies(client: httpx.Client) -> dict[str, str]:
     return {c.name: c.value for c in client.cookies.jar if c.name in SESSION_COOKIES}
+
+
+def access_claims(cookies: Mapping[str, str]) -> dict:
+    """The claims of the session's access token (read, not verified: the server verifies)."""
+    return jwt.decode(cookies["osapp_at"], options={"verify_signature": False})
+
+
+def access_exp(cookies: Mapping[str, str]) -> float:
+    return float(access_claims(cookies)["exp"])
+
+
+def sleep_until(deadline: float) -> None:
+    """Wait for a wall-clock deadline (a token's `exp`, say), not for a guessed duration."""
+    time.sleep(max(0.0, deadline - time.time()))
 
 
 def cookie_header(cookies: Mapping[str, str]) -> str:
